@@ -1,0 +1,108 @@
+/**
+ * The one error type of caa-auth: an HTTP-aware exception whose `message` is one of the wire
+ * messages of the protocol and whose `code` tells the finer reason.
+ *
+ * @module errors
+ */
+
+/** The four messages existing clients match on (spec §5), plus the one of a server-side fault. */
+export const CAA_MESSAGES = {
+  invalidAuthorization: 'invalid authorization',
+  invalidSignature: 'invalid signature',
+  apiKeyNotFound: 'apiKey not found',
+  userNotFound: 'user not found',
+  storeUnavailable: 'service unavailable',
+} as const;
+
+/** One of the messages a {@link CaaError} can carry. */
+export type CaaMessage = (typeof CAA_MESSAGES)[keyof typeof CAA_MESSAGES];
+
+/**
+ * Machine-readable reasons. Callers can `switch` on them; the wire message stays one of the four.
+ *
+ * | code | status | message |
+ * |------|--------|---------|
+ * | `INVALID_AUTHORIZATION` | 400 | invalid authorization |
+ * | `SIGNATURE_MISMATCH` | 400 | invalid signature |
+ * | `TIMESTAMP_OUT_OF_WINDOW` | 400 | invalid signature |
+ * | `REPLAYED` | 400 | invalid signature |
+ * | `APIKEY_NOT_FOUND` | 404 | apiKey not found |
+ * | `SESSION_EXPIRED` | 404 | apiKey not found |
+ * | `TOKEN_REUSED` | 404 | apiKey not found |
+ * | `USER_NOT_FOUND` | 404 | user not found |
+ * | `STORE_UNAVAILABLE` | 503 | service unavailable |
+ */
+export type CaaErrorCode =
+  | 'INVALID_AUTHORIZATION'
+  | 'SIGNATURE_MISMATCH'
+  | 'TIMESTAMP_OUT_OF_WINDOW'
+  | 'REPLAYED'
+  | 'APIKEY_NOT_FOUND'
+  | 'SESSION_EXPIRED'
+  | 'TOKEN_REUSED'
+  | 'USER_NOT_FOUND'
+  | 'STORE_UNAVAILABLE';
+
+const STATUS_AND_MESSAGE: { readonly [C in CaaErrorCode]: readonly [number, CaaMessage] } = {
+  INVALID_AUTHORIZATION: [400, CAA_MESSAGES.invalidAuthorization],
+  SIGNATURE_MISMATCH: [400, CAA_MESSAGES.invalidSignature],
+  TIMESTAMP_OUT_OF_WINDOW: [400, CAA_MESSAGES.invalidSignature],
+  REPLAYED: [400, CAA_MESSAGES.invalidSignature],
+  APIKEY_NOT_FOUND: [404, CAA_MESSAGES.apiKeyNotFound],
+  SESSION_EXPIRED: [404, CAA_MESSAGES.apiKeyNotFound],
+  TOKEN_REUSED: [404, CAA_MESSAGES.apiKeyNotFound],
+  USER_NOT_FOUND: [404, CAA_MESSAGES.userNotFound],
+  STORE_UNAVAILABLE: [503, CAA_MESSAGES.storeUnavailable],
+};
+
+/**
+ * Thrown by every function of caa-auth that rejects a request. `status` is the HTTP status to
+ * answer with and `toJSON()` the body, so a framework can send it as it is.
+ *
+ * The message never contains request data or secrets; `cause` (for store faults) holds the
+ * underlying error for server-side logs.
+ *
+ * @example
+ * ```ts
+ * import { CaaError, parseCaaHeader } from 'caa-auth';
+ *
+ * try {
+ *   parseCaaHeader('Bearer abc');
+ * } catch (err) {
+ *   if (err instanceof CaaError) {
+ *     console.log(err.status, err.code, JSON.stringify(err)); // 400 INVALID_AUTHORIZATION {"message":"invalid authorization"}
+ *   }
+ * }
+ * ```
+ */
+export class CaaError extends Error {
+  /** HTTP status to answer with. */
+  readonly status: number;
+  /** The finer, machine-readable reason. */
+  readonly code: CaaErrorCode;
+  declare readonly message: CaaMessage;
+
+  constructor(code: CaaErrorCode, options?: { cause?: unknown }) {
+    const [status, message] = STATUS_AND_MESSAGE[code];
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'CaaError';
+    this.status = status;
+    this.code = code;
+  }
+
+  /** The response body: `{ message }`, nothing else. */
+  toJSON(): { message: CaaMessage } {
+    return { message: this.message };
+  }
+}
+
+/** True when `err` is a {@link CaaError}, also across module copies (ESM and CJS builds loaded together). */
+export function isCaaError(err: unknown): err is CaaError {
+  return (
+    err instanceof CaaError ||
+    (err instanceof Error &&
+      err.name === 'CaaError' &&
+      typeof (err as { code?: unknown }).code === 'string' &&
+      typeof (err as { status?: unknown }).status === 'number')
+  );
+}

@@ -1,0 +1,32 @@
+/**
+ * The action names of the original client API (spec §3). Each endpoint has exactly one action and
+ * the server signs with the action of the endpoint that was called.
+ *
+ * @module protocol/actions
+ */
+
+/**
+ * Actions of the original client API.
+ *
+ * @example
+ * ```ts
+ * import { CAA_ACTIONS, signCaaHeader } from 'caa-auth';
+ *
+ * const authorization = signCaaHeader({ action: CAA_ACTIONS.refreshToken, apiKey, secretKey });
+ * ```
+ */
+export const CAA_ACTIONS = {
+  /** `POST /api/my/login`: issues credentials; not signed. */
+  login: 'client:my:login',
+  /** `GET /api/my` */
+  fetchMyProfile: 'client:my:fetch-my-profile',
+  /** `POST /api/my/refresh-token` */
+  refreshToken: 'client:my:refresh-token',
+  /** `PUT /api/my` */
+  updateMyProfile: 'client:my:update-my-profile',
+  /** `DELETE /api/my/logout` */
+  logout: 'client:my:logout',
+} as const;
+
+/** One of the action names of {@link CAA_ACTIONS}. Applications may sign with their own action strings too. */
+export type CaaAction = (typeof CAA_ACTIONS)[keyof typeof CAA_ACTIONS];

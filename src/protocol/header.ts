@@ -1,0 +1,127 @@
+/**
+ * Reading and writing the `Authorization: Caa <base64(apiKey ":" signature " " timestamp)>` header
+ * (spec §2). Parsing is strict, bounded and linear: one pass over at most
+ * {@link MAX_HEADER_LENGTH} characters, no regular expressions.
+ *
+ * @module protocol/header
+ */
+
+import { Buffer } from 'node:buffer';
+import { CaaError } from '../errors.js';
+import { decodedLength, isBase64 } from './base64.js';
+import { MAX_HEADER_LENGTH, SIGNATURE_BYTES, TIMESTAMP_DIGITS } from './limits.js';
+
+/** What a `Caa` header carries. */
+export interface CaaCredentials {
+  /** Public identifier of the session (base64). */
+  readonly apiKey: string;
+  /** base64 of the 20-byte SHA-1 signature (28 characters). */
+  readonly signature: string;
+  /** Client time of signing, epoch milliseconds (13 digits). */
+  readonly timestamp: number;
+}
+
+const SCHEME = 'caa';
+const ZERO = 0x30;
+const NINE = 0x39;
+const SIGNATURE_LENGTH = 28;
+const MIN_TIMESTAMP = 10 ** (TIMESTAMP_DIGITS - 1);
+const MAX_TIMESTAMP = 10 ** TIMESTAMP_DIGITS - 1;
+
+/** HTTP optional whitespace between scheme and token: SP or HTAB. */
+function isHttpSpace(c: number): boolean {
+  return c === 0x20 || c === 0x09;
+}
+
+/** ASCII whitespace, as the original server tolerated between signature and timestamp. */
+function isAsciiSpace(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+}
+
+function invalid(): never {
+  throw new CaaError('INVALID_AUTHORIZATION');
+}
+
+/**
+ * Parses an `Authorization` header value of the `Caa` scheme.
+ *
+ * Accepts exactly: `Caa` (any case), whitespace, one standard base64 token whose text is
+ * `apiKey:signature<whitespace>timestamp`, with base64 `apiKey`, a 28-character base64
+ * `signature` and a 13-digit `timestamp`. Values over {@link MAX_HEADER_LENGTH} characters
+ * are refused before any decoding.
+ *
+ * @throws {@link CaaError} 400 `invalid authorization` (code `INVALID_AUTHORIZATION`) for anything else,
+ *   including a missing header.
+ *
+ * @example
+ * ```ts
+ * import { parseCaaHeader } from 'caa-auth';
+ *
+ * const { apiKey, signature, timestamp } = parseCaaHeader(req.headers.authorization);
+ * ```
+ */
+export function parseCaaHeader(value: string | null | undefined): CaaCredentials {
+  if (typeof value !== 'string' || value.length > MAX_HEADER_LENGTH) invalid();
+
+  // Scheme, case-insensitively, then at least one space.
+  if (value.length < SCHEME.length + 2 || value.slice(0, SCHEME.length).toLowerCase() !== SCHEME) invalid();
+  let start = SCHEME.length;
+  if (!isHttpSpace(value.charCodeAt(start))) invalid();
+  while (start < value.length && isHttpSpace(value.charCodeAt(start))) start++;
+  if (!isBase64(value, start)) invalid();
+
+  const inner = Buffer.from(value.slice(start), 'base64').toString('latin1');
+
+  const colon = inner.indexOf(':');
+  if (colon <= 0 || !isBase64(inner, 0, colon)) invalid();
+  const apiKey = inner.slice(0, colon);
+
+  const signatureEnd = colon + 1 + SIGNATURE_LENGTH;
+  if (
+    !isBase64(inner, colon + 1, signatureEnd) ||
+    decodedLength(inner, colon + 1, signatureEnd) !== SIGNATURE_BYTES
+  ) {
+    invalid();
+  }
+  const signature = inner.slice(colon + 1, signatureEnd);
+
+  let digits = signatureEnd;
+  if (!isAsciiSpace(inner.charCodeAt(digits))) invalid();
+  while (digits < inner.length && isAsciiSpace(inner.charCodeAt(digits))) digits++;
+  if (inner.length - digits !== TIMESTAMP_DIGITS) invalid();
+  let timestamp = 0;
+  for (let i = digits; i < inner.length; i++) {
+    const c = inner.charCodeAt(i);
+    if (c < ZERO || c > NINE) invalid();
+    timestamp = timestamp * 10 + (c - ZERO);
+  }
+  if (timestamp < MIN_TIMESTAMP) invalid();
+
+  return { apiKey, signature, timestamp };
+}
+
+/**
+ * Writes credentials as an `Authorization` header value, the exact inverse of
+ * {@link parseCaaHeader}: `Caa ` and the base64 of `apiKey:signature timestamp`.
+ *
+ * @throws RangeError when the credentials could not be parsed back (not base64, wrong signature
+ *   length, timestamp not a 13-digit integer).
+ *
+ * @example
+ * ```ts
+ * import { formatCaaHeader } from 'caa-auth';
+ *
+ * formatCaaHeader({ apiKey, signature, timestamp: 1510213872070 }); // 'Caa N1Qr…'
+ * ```
+ */
+export function formatCaaHeader(credentials: CaaCredentials): string {
+  const { apiKey, signature, timestamp } = credentials;
+  if (!isBase64(apiKey)) throw new RangeError('apiKey must be standard base64');
+  if (signature.length !== SIGNATURE_LENGTH || !isBase64(signature) || decodedLength(signature) !== SIGNATURE_BYTES) {
+    throw new RangeError('signature must be base64 of 20 bytes');
+  }
+  if (!Number.isInteger(timestamp) || timestamp < MIN_TIMESTAMP || timestamp > MAX_TIMESTAMP) {
+    throw new RangeError('timestamp must be epoch milliseconds of 13 digits');
+  }
+  return `Caa ${Buffer.from(`${apiKey}:${signature} ${timestamp}`, 'latin1').toString('base64')}`;
+}

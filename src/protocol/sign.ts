@@ -1,0 +1,68 @@
+/**
+ * Making signatures and signed headers (spec §3): base64 of the plain SHA-1 of the string to sign.
+ *
+ * @module protocol/sign
+ */
+
+import * as crypto from 'node:crypto';
+import { formatCaaHeader } from './header.js';
+import { buildStringToSign, type SignatureInput } from './string-to-sign.js';
+
+type Sha1 = (text: string) => Buffer;
+
+/** One-shot `crypto.hash` where the runtime has it (Node ≥ 20.12), else a `Hash` object. */
+export const sha1: Sha1 =
+  typeof crypto.hash === 'function'
+    ? (text) => crypto.hash('sha1', text, 'buffer')
+    : (text) => crypto.createHash('sha1').update(text, 'utf8').digest();
+
+/** The raw 20-byte signature digest. @internal */
+export function signatureDigest(input: SignatureInput): Buffer {
+  return sha1(buildStringToSign(input));
+}
+
+/**
+ * Computes the signature of a request: base64 of SHA-1 over {@link buildStringToSign}.
+ *
+ * @example
+ * ```ts
+ * import { computeSignature } from 'caa-auth';
+ *
+ * computeSignature({
+ *   action: 'user:personal-profile',
+ *   apiKey: 'SzggU8dj2xcegXfZVx1ucm/hKgre8DIckHPoxkkn+n0=',
+ *   secretKey: 'fz/THFXY6gbW7eWh+qKtefvgY49IR2W4v6lpTNimsd0=',
+ *   timestamp: 1494908261599,
+ * }); // 'VHTnYjscONrGXMumaGChvV+Q+Xo='
+ * ```
+ */
+export function computeSignature(input: SignatureInput): string {
+  return signatureDigest(input).toString('base64');
+}
+
+/** What {@link signCaaHeader} needs; `timestamp` defaults to now. */
+export interface SignHeaderInput {
+  readonly action: string;
+  readonly apiKey: string;
+  readonly secretKey: string;
+  /** Epoch milliseconds; defaults to `Date.now()`. */
+  readonly timestamp?: number;
+}
+
+/**
+ * The client side: signs a request and returns the whole `Authorization` header value.
+ *
+ * @example
+ * ```ts
+ * import { CAA_ACTIONS, signCaaHeader } from 'caa-auth';
+ *
+ * const res = await fetch('http://localhost:3003/api/my', {
+ *   headers: { authorization: signCaaHeader({ action: CAA_ACTIONS.fetchMyProfile, apiKey, secretKey }) },
+ * });
+ * ```
+ */
+export function signCaaHeader(input: SignHeaderInput): string {
+  const timestamp = input.timestamp ?? Date.now();
+  const signature = computeSignature({ action: input.action, apiKey: input.apiKey, secretKey: input.secretKey, timestamp });
+  return formatCaaHeader({ apiKey: input.apiKey, signature, timestamp });
+}

@@ -1,0 +1,31 @@
+/**
+ * The string a Caa signature is made over (spec §3). Pure, with no imports, so that the universal
+ * client can share it.
+ *
+ * @module protocol/string-to-sign
+ */
+
+/** What a signature covers. */
+export interface SignatureInput {
+  /** The action of the endpoint, e.g. `client:my:refresh-token`. */
+  readonly action: string;
+  readonly apiKey: string;
+  readonly secretKey: string;
+  /** Epoch milliseconds, the same 13-digit number that travels in the header. */
+  readonly timestamp: number;
+}
+
+/**
+ * Builds `?action=…&apiKey=…&secretKey=…&timestamp=…`, values concatenated raw (no URL-escaping).
+ *
+ * @example
+ * ```ts
+ * import { buildStringToSign } from 'caa-auth';
+ *
+ * buildStringToSign({ action: 'user:personal-profile', apiKey: 'Szgg…', secretKey: 'fz/T…', timestamp: 1494908261599 });
+ * // '?action=user:personal-profile&apiKey=Szgg…&secretKey=fz/T…&timestamp=1494908261599'
+ * ```
+ */
+export function buildStringToSign(input: SignatureInput): string {
+  return `?action=${input.action}&apiKey=${input.apiKey}&secretKey=${input.secretKey}&timestamp=${input.timestamp}`;
+}
