@@ -24,3 +24,31 @@ export {
   verifyCaaSignature,
 } from './protocol/index.js';
 export type { CaaAction, CaaCredentials, SignHeaderInput, SignatureInput, VerifyOptions } from './protocol/index.js';
+export { DEFAULT_GRACE_MS, DEFAULT_SESSION_TTL_MS, KEY_BYTES, generateKey } from './use-cases/options.js';
+export type { ClockOptions, IssueOptions } from './use-cases/options.js';
+export { readAuthorization } from './use-cases/request.js';
+export type { HeaderRecord, HeadersLike, RequestLike } from './use-cases/request.js';
+export { authenticate } from './use-cases/authenticate.js';
+export type { AuthenticateOptions } from './use-cases/authenticate.js';
+export { issueSession } from './use-cases/issue-session.js';
+export { refreshToken } from './use-cases/refresh-token.js';
+export type { RefreshTokenOptions } from './use-cases/refresh-token.js';
+export { revokeSession } from './use-cases/revoke-session.js';
+export type { RevokeSessionOptions } from './use-cases/revoke-session.js';
+export { FAMILY_TAG_LENGTH } from './stores/session-store.js';
+export type {
+  LookupResult,
+  ReplayMarker,
+  RotateRequest,
+  RotateResult,
+  SessionRecord,
+  SessionStore,
+} from './stores/session-store.js';
+export { MemoryStore } from './stores/memory-store.js';
+export type { MemoryStoreOptions } from './stores/memory-store.js';
+export { DEFAULT_REDIS_TIMEOUT_MS, RedisStore } from './stores/redis/redis-store.js';
+export type { RedisStoreOptions } from './stores/redis/redis-store.js';
+export { ioredisAdapter, nodeRedisAdapter } from './stores/redis/client.js';
+export type { AnyRedisClient, IoredisLike, NodeRedisLike, RedisScriptClient } from './stores/redis/client.js';
+export { MemoryUserRepository } from './users/user-repository.js';
+export type { UserRepository } from './users/user-repository.js';

@@ -59,12 +59,15 @@ export function assertTimestampInWindow(timestamp: number, options: { now?: numb
  */
 export function verifyCaaSignature(credentials: CaaCredentials, options: VerifyOptions): void {
   assertTimestampInWindow(credentials.timestamp, options);
-  const expected = signatureDigest({
-    action: options.action,
-    apiKey: credentials.apiKey,
-    secretKey: options.secretKey,
-    timestamp: credentials.timestamp,
-  });
+  assertSignature(credentials, options.action, options.secretKey);
+}
+
+/**
+ * The signature half of {@link verifyCaaSignature}, for callers that checked the window already.
+ * @internal
+ */
+export function assertSignature(credentials: CaaCredentials, action: string, secretKey: string): void {
+  const expected = signatureDigest({ action, apiKey: credentials.apiKey, secretKey, timestamp: credentials.timestamp });
   const given = Buffer.from(credentials.signature, 'base64');
   if (given.length !== SIGNATURE_BYTES || !timingSafeEqual(given, expected)) {
     throw new CaaError('SIGNATURE_MISMATCH');

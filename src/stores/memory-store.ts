@@ -1,0 +1,148 @@
+/**
+ * The embedded default store: plain maps in one process. Each method runs to completion without
+ * awaiting, so calls are atomic with respect to each other; expired entries are swept in amortised
+ * constant time, so memory stays bounded by the live sessions.
+ *
+ * @module stores/memory-store
+ */
+
+import type { Session } from '../models.js';
+import {
+  toSession,
+  type LookupResult,
+  type ReplayMarker,
+  type RotateRequest,
+  type RotateResult,
+  type SessionRecord,
+  type SessionStore,
+} from './session-store.js';
+
+interface Stored {
+  record: SessionRecord;
+  /** When the entry may be dropped, epoch ms. */
+  forgetAt: number;
+}
+
+interface Family {
+  head: string;
+  forgetAt: number;
+}
+
+/** Options of {@link MemoryStore}. */
+export interface MemoryStoreOptions {
+  /**
+   * A full sweep of expired entries runs after this many writes, or after as many writes as there
+   * are entries, whichever is larger (amortised O(1) per write). Default 1024.
+   */
+  sweepEvery?: number;
+}
+
+/**
+ * Sessions in memory, for one process: the default store, and the one for tests.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore, issueSession } from 'caa-auth';
+ *
+ * const store = new MemoryStore();
+ * const credentials = await issueSession(store, user);
+ * ```
+ */
+export class MemoryStore implements SessionStore {
+  readonly #sessions = new Map<string, Stored>();
+  readonly #families = new Map<string, Family>();
+  readonly #replays = new Map<string, number>();
+  readonly #sweepEvery: number;
+  #writesSinceSweep = 0;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.#sweepEvery = options.sweepEvery ?? 1024;
+  }
+
+  /** Number of entries held (sessions, tombstones, families, replay markers): for monitoring and tests. */
+  get size(): number {
+    return this.#sessions.size + this.#families.size + this.#replays.size;
+  }
+
+  async create(session: Session, now: number): Promise<void> {
+    this.#wrote(now);
+    this.#sessions.set(session.apiKey, { record: { ...session, state: 'live' }, forgetAt: session.expireIn });
+    this.#families.set(session.familyId, { head: session.apiKey, forgetAt: session.expireIn });
+  }
+
+  async lookup(apiKey: string, now: number, replay?: ReplayMarker): Promise<LookupResult> {
+    let replayed = false;
+    if (replay !== undefined) {
+      const until = this.#replays.get(replay.key);
+      replayed = until !== undefined && until > now;
+      if (!replayed) {
+        this.#wrote(now);
+        this.#replays.set(replay.key, replay.expiresAt);
+      }
+    }
+    const stored = this.#live(this.#sessions, apiKey, now);
+    return { record: stored === undefined ? null : { ...stored.record }, replayed };
+  }
+
+  async rotate(request: RotateRequest): Promise<RotateResult> {
+    const { apiKey, familyId, next, now, graceMs } = request;
+    const stored = this.#live(this.#sessions, apiKey, now);
+    const family = this.#live(this.#families, familyId, now);
+    if (stored === undefined || family === undefined || stored.record.familyId !== familyId) {
+      return { outcome: 'not-found' };
+    }
+    const record = stored.record;
+    if (record.state === 'live') {
+      if (family.head !== apiKey) return { outcome: 'not-found' };
+      this.#wrote(now);
+      this.#sessions.set(next.apiKey, { record: { ...next, state: 'live' }, forgetAt: next.expireIn });
+      stored.record = { ...record, state: 'rotated', successor: next.apiKey, rotatedAt: now };
+      stored.forgetAt = next.expireIn;
+      family.head = next.apiKey;
+      family.forgetAt = next.expireIn;
+      return { outcome: 'rotated', session: toSession(next) };
+    }
+    const successor = this.#live(this.#sessions, family.head, now);
+    if (
+      record.successor === family.head &&
+      record.rotatedAt !== undefined &&
+      now - record.rotatedAt <= graceMs &&
+      successor?.record.state === 'live'
+    ) {
+      return { outcome: 'grace', session: toSession(successor.record) };
+    }
+    this.#revokeFamily(familyId);
+    return { outcome: 'reused' };
+  }
+
+  async revoke(apiKey: string, now: number): Promise<void> {
+    const stored = this.#live(this.#sessions, apiKey, now);
+    if (stored !== undefined) this.#revokeFamily(stored.record.familyId);
+  }
+
+  #revokeFamily(familyId: string): void {
+    const family = this.#families.get(familyId);
+    if (family === undefined) return;
+    this.#sessions.delete(family.head);
+    this.#families.delete(familyId);
+  }
+
+  /** The entry of `key` unless it is past its `forgetAt` (then it is dropped). */
+  #live<T extends { forgetAt: number }>(map: Map<string, T>, key: string, now: number): T | undefined {
+    const entry = map.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.forgetAt <= now) {
+      map.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  #wrote(now: number): void {
+    if (++this.#writesSinceSweep < Math.max(this.#sweepEvery, this.size)) return;
+    this.#writesSinceSweep = 0;
+    for (const [key, entry] of this.#sessions) if (entry.forgetAt <= now) this.#sessions.delete(key);
+    for (const [key, entry] of this.#families) if (entry.forgetAt <= now) this.#families.delete(key);
+    for (const [key, until] of this.#replays) if (until <= now) this.#replays.delete(key);
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * Sessions in Redis, for services that outgrow one process. Rotation, grace and reuse detection run
+ * in one Lua script; a refresh costs two round trips (lookup, rotate). Works on a single server and
+ * on Redis Cluster: all keys of one family share a hash tag.
+ *
+ * @module stores/redis/redis-store
+ */
+
+import { CaaError } from '../../errors.js';
+import type { Session } from '../../models.js';
+import {
+  FAMILY_TAG_LENGTH,
+  type LookupResult,
+  type ReplayMarker,
+  type RotateRequest,
+  type RotateResult,
+  type SessionRecord,
+  type SessionStore,
+} from '../session-store.js';
+import { toScriptClient, type AnyRedisClient, type RedisScriptClient } from './client.js';
+import { CREATE, LOOKUP, REVOKE, ROTATE, type RedisScript } from './scripts.js';
+
+/** Default wait for one Redis call before it counts as a store fault, ms. */
+export const DEFAULT_REDIS_TIMEOUT_MS = 2_000;
+
+/** Options of {@link RedisStore}. */
+export interface RedisStoreOptions {
+  /** An ioredis `Redis`/`Cluster`, a node-redis client/cluster, or a {@link RedisScriptClient}. Connected by the caller. */
+  client: AnyRedisClient;
+  /** Prepended to every key; default `caa:`. Must not contain `{` or `}`. */
+  prefix?: string;
+  /**
+   * How long one call may take before it fails with 503 `STORE_UNAVAILABLE`, ms. Default
+   * {@link DEFAULT_REDIS_TIMEOUT_MS}. A call that timed out may still complete on the server;
+   * rotation is built so that the client then recovers through grace.
+   */
+  timeoutMs?: number;
+}
+
+/**
+ * A {@link SessionStore} on Redis (single server or Cluster), through ioredis or node-redis.
+ *
+ * @example
+ * ```ts
+ * import Redis from 'ioredis';
+ * import { RedisStore } from 'caa-auth';
+ *
+ * const store = new RedisStore({ client: new Redis(process.env.REDIS_URL), prefix: 'myapp:caa:' });
+ * ```
+ */
+export class RedisStore implements SessionStore {
+  readonly #client: RedisScriptClient;
+  readonly #prefix: string;
+  readonly #timeoutMs: number;
+
+  constructor(options: RedisStoreOptions) {
+    this.#client = toScriptClient(options.client);
+    this.#prefix = options.prefix ?? 'caa:';
+    if (this.#prefix.includes('{') || this.#prefix.includes('}')) {
+      throw new TypeError('RedisStore: prefix must not contain { or }');
+    }
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS;
+  }
+
+  /** `P{T}:`, the start of every key of the family that `apiKey` belongs to. */
+  keyPrefix(apiKey: string): string {
+    return `${this.#prefix}{${apiKey.slice(0, FAMILY_TAG_LENGTH)}}:`;
+  }
+
+  async create(session: Session, now: number): Promise<void> {
+    const tag = this.keyPrefix(session.apiKey);
+    await this.#run(
+      CREATE,
+      [`${tag}s:${session.apiKey}`, `${tag}f:${session.familyId}`],
+      [
+        session.secretKey,
+        session.userId,
+        session.familyId,
+        String(session.issuedAt),
+        String(session.expireIn),
+        session.apiKey,
+        String(ttl(session.expireIn, now)),
+      ],
+    );
+  }
+
+  async lookup(apiKey: string, now: number, replay?: ReplayMarker): Promise<LookupResult> {
+    const tag = this.keyPrefix(apiKey);
+    const keys = [`${tag}s:${apiKey}`];
+    const args: string[] = [];
+    if (replay !== undefined) {
+      keys.push(`${tag}r:${replay.key}`);
+      args.push(String(ttl(replay.expiresAt, now)));
+    }
+    const reply = strings(await this.#run(LOOKUP, keys, args));
+    return { record: toRecord(apiKey, reply.slice(1)), replayed: reply[0] === '1' };
+  }
+
+  async rotate(request: RotateRequest): Promise<RotateResult> {
+    const { apiKey, familyId, next, now, graceMs } = request;
+    const tag = this.keyPrefix(apiKey);
+    if (this.keyPrefix(next.apiKey) !== tag) {
+      throw new TypeError('RedisStore: a successor apiKey must keep the hash tag of its family');
+    }
+    const reply = strings(
+      await this.#run(
+        ROTATE,
+        [`${tag}s:${apiKey}`, `${tag}s:${next.apiKey}`, `${tag}f:${familyId}`],
+        [
+          apiKey,
+          familyId,
+          String(now),
+          String(graceMs),
+          next.apiKey,
+          next.secretKey,
+          String(next.expireIn),
+          String(ttl(next.expireIn, now)),
+          tag,
+        ],
+      ),
+    );
+    const [outcome, key, secretKey, userId, family, issuedAt, expireIn] = reply;
+    if (outcome === 'rotated' || outcome === 'grace') {
+      return {
+        outcome,
+        session: {
+          apiKey: key ?? '',
+          secretKey: secretKey ?? '',
+          userId: userId ?? '',
+          familyId: family ?? '',
+          issuedAt: Number(issuedAt),
+          expireIn: Number(expireIn),
+        },
+      };
+    }
+    return { outcome: outcome === 'reused' ? 'reused' : 'not-found' };
+  }
+
+  async revoke(apiKey: string): Promise<void> {
+    const tag = this.keyPrefix(apiKey);
+    await this.#run(REVOKE, [`${tag}s:${apiKey}`], [tag]);
+  }
+
+  /** Runs a script by its SHA-1, loading it with EVAL when the server does not have it (after a restart). */
+  async #run(script: RedisScript, keys: string[], args: string[]): Promise<unknown> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Redis call timed out after ${this.#timeoutMs} ms`)), this.#timeoutMs);
+    });
+    try {
+      return await Promise.race([this.#evalsha(script, keys, args), timeout]);
+    } catch (cause) {
+      throw new CaaError('STORE_UNAVAILABLE', { cause });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #evalsha(script: RedisScript, keys: string[], args: string[]): Promise<unknown> {
+    try {
+      return await this.#client.evalshaScript(script.sha1, keys, args);
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) {
+        return this.#client.evalScript(script.source, keys, args);
+      }
+      throw err;
+    }
+  }
+}
+
+/** PX for a deadline: at least 1 ms, so that a record is never written without expiry. */
+function ttl(deadline: number, now: number): number {
+  return Math.max(1, Math.ceil(deadline - now));
+}
+
+function strings(reply: unknown): string[] {
+  if (!Array.isArray(reply)) throw new CaaError('STORE_UNAVAILABLE', { cause: new TypeError('unexpected Redis reply') });
+  return reply.map((value) => (typeof value === 'string' ? value : String(value)));
+}
+
+function toRecord(apiKey: string, fields: string[]): SessionRecord | null {
+  const [state, secretKey, userId, familyId, issuedAt, expireIn, successor, rotatedAt] = fields;
+  if (state !== 'live' && state !== 'rotated') return null;
+  const record: SessionRecord = {
+    apiKey,
+    state,
+    secretKey: secretKey ?? '',
+    userId: userId ?? '',
+    familyId: familyId ?? '',
+    issuedAt: Number(issuedAt),
+    expireIn: Number(expireIn),
+  };
+  if (state === 'rotated') {
+    if (successor) record.successor = successor;
+    if (rotatedAt) record.rotatedAt = Number(rotatedAt);
+  }
+  return record;
+}

@@ -1,0 +1,101 @@
+/**
+ * The storage port of caa-auth: a small async interface over plain records. The rules of rotation
+ * (one successor, grace, reuse detection, replay markers) live in each store's `rotate` and
+ * `lookup` so that they are atomic where the data is; the shared contract suite in
+ * `test/contract/` is what every store must pass.
+ *
+ * @module stores/session-store
+ */
+
+import type { Session } from '../models.js';
+
+/**
+ * Every apiKey of one family starts with the same this-many characters (the first 12 bits of the
+ * family's first apiKey; the other 244 bits of a successor are fresh). Stores may shard on them:
+ * {@link RedisStore} uses them as the Redis Cluster hash tag, so a family lives on one slot.
+ */
+export const FAMILY_TAG_LENGTH = 2;
+
+/** The plain {@link Session} fields of a record. */
+export function toSession(record: Session): Session {
+  const { apiKey, secretKey, userId, expireIn, familyId, issuedAt } = record;
+  return { apiKey, secretKey, userId, expireIn, familyId, issuedAt };
+}
+
+/** A session as a store keeps it: live, or rotated (a tombstone that remembers its successor). */
+export interface SessionRecord extends Session {
+  /** `live`: usable. `rotated`: replaced by `successor`; kept for grace and reuse detection. */
+  state: 'live' | 'rotated';
+  /** For a rotated record: the apiKey that replaced it. */
+  successor?: string;
+  /** For a rotated record: when it was rotated, epoch ms. */
+  rotatedAt?: number;
+}
+
+/** A one-time marker for replay protection: `key` may be set once until `expiresAt`. */
+export interface ReplayMarker {
+  /** Identifies one header (apiKey, timestamp, signature). */
+  key: string;
+  /** When the marker may be forgotten, epoch ms: the header is outside the window by then. */
+  expiresAt: number;
+}
+
+/** What {@link SessionStore.lookup} returns. */
+export interface LookupResult {
+  /** The record of that apiKey, live or rotated; `null` when unknown, revoked or gone. */
+  record: SessionRecord | null;
+  /** True when a replay marker was asked for and had already been set. */
+  replayed: boolean;
+}
+
+/** One atomic rotation, as {@link SessionStore.rotate} takes it. */
+export interface RotateRequest {
+  /** The apiKey the client signed with. */
+  apiKey: string;
+  /** The family the lookup found for it: the store refuses the rotation if it no longer matches. */
+  familyId: string;
+  /** The candidate successor (same family, fresh keys, new `expireIn`); used only if this call wins. */
+  next: Session;
+  /** The use case's clock, epoch ms. */
+  now: number;
+  /** How long after a rotation the predecessor may still obtain the same successor, ms. */
+  graceMs: number;
+}
+
+/**
+ * What {@link SessionStore.rotate} did:
+ * - `rotated`: this call replaced the session with `session` (the candidate);
+ * - `grace`: the session had been rotated less than `graceMs` ago; `session` is that existing successor;
+ * - `reused`: a rotated key came back after grace, or an older ancestor did: the family is revoked;
+ * - `not-found`: no live family for that apiKey.
+ */
+export type RotateResult =
+  | { outcome: 'rotated' | 'grace'; session: Session }
+  | { outcome: 'reused' | 'not-found' };
+
+/**
+ * Storage for sessions. Implementations: {@link MemoryStore} (one process) and {@link RedisStore}.
+ * Every method is atomic with respect to the others. A store that cannot be reached rejects with
+ * {@link CaaError} 503 `STORE_UNAVAILABLE`; it never answers "not found" for a fault.
+ *
+ * Rules every store follows (and the contract suite checks):
+ * - one family (all sessions descended from one login) has at most one live session;
+ * - `rotate` is a compare-and-swap: of any number of concurrent calls for one live apiKey, one
+ *   returns `rotated`, the others `grace` with the same successor;
+ * - a rotated apiKey presented after `graceMs`, or any apiKey older than the immediate predecessor,
+ *   revokes the whole family (`reused`);
+ * - records carry `expireIn`; a store may forget them after that.
+ */
+export interface SessionStore {
+  /** Saves a new live session, the first of a new family (login). */
+  create(session: Session, now: number): Promise<void>;
+  /**
+   * Reads the record of `apiKey`. With `replay`, also sets the replay marker in the same atomic
+   * step and reports whether it was already set.
+   */
+  lookup(apiKey: string, now: number, replay?: ReplayMarker): Promise<LookupResult>;
+  /** Rotates a session atomically; see {@link RotateResult}. */
+  rotate(request: RotateRequest): Promise<RotateResult>;
+  /** Revokes the session of `apiKey` and its whole family (logout, or an orphaned session). */
+  revoke(apiKey: string, now: number): Promise<void>;
+}

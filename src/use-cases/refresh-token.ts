@@ -1,0 +1,98 @@
+/**
+ * `POST /api/my/refresh-token`: checks a signed refresh request and rotates the session's key pair
+ * atomically, retry-safe (grace) and theft-aware (reuse detection).
+ *
+ * @module use-cases/refresh-token
+ */
+
+import { CaaError } from '../errors.js';
+import type { CredentialsResponse, Session, User } from '../models.js';
+import { CAA_ACTIONS } from '../protocol/actions.js';
+import { FAMILY_TAG_LENGTH, type SessionStore } from '../stores/session-store.js';
+import type { UserRepository } from '../users/user-repository.js';
+import { verifyRequest } from './authenticate.js';
+import { credentialsResponse } from './issue-session.js';
+import { DEFAULT_GRACE_MS, DEFAULT_SESSION_TTL_MS, fromStore, generateKey, type IssueOptions } from './options.js';
+import type { RequestLike } from './request.js';
+
+/** Options of {@link refreshToken}. */
+export interface RefreshTokenOptions extends IssueOptions {
+  /**
+   * For how long after a rotation a refresh signed with the predecessor returns the same successor
+   * (a lost response, a second tab), ms. Default {@link DEFAULT_GRACE_MS} (10 s).
+   */
+  graceMs?: number;
+  /** Accept each exact header only once within the window. Default `true`. */
+  replayProtection?: boolean;
+  /** The action the request must be signed with. Default `client:my:refresh-token`. */
+  action?: string;
+}
+
+/**
+ * Checks a signed refresh request and rotates the session's `apiKey`/`secretKey`.
+ *
+ * Order of checks: parse (400 `invalid authorization`) → timestamp window (400 `invalid signature`)
+ * → session lookup (404 `apiKey not found`; expired counts as not found) → signature (400
+ * `invalid signature`) → replay (400 `invalid signature`, `REPLAYED`) → user (404 `user not found`;
+ * the orphaned session is revoked) → atomic rotation.
+ *
+ * Rotation: exactly one successor per session whatever the concurrency; a refresh with the
+ * immediate predecessor within `graceMs` returns that same successor; a rotated key after grace, or
+ * any older one, revokes the whole family (404 `apiKey not found`, code `TOKEN_REUSED`).
+ *
+ * @throws {@link CaaError}; a store fault is 503 `STORE_UNAVAILABLE`.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore, MemoryUserRepository, refreshToken } from 'caa-auth';
+ *
+ * const store = new MemoryStore();
+ * const users = new MemoryUserRepository();
+ * // in any framework:
+ * const body = await refreshToken(store, users, req); // { apiKey, secretKey, userId, expireIn, user }
+ * ```
+ */
+export async function refreshToken<U extends User>(
+  store: SessionStore,
+  userRepo: UserRepository<U>,
+  req: RequestLike,
+  options: RefreshTokenOptions = {},
+): Promise<CredentialsResponse<U>> {
+  const { credentials, record, now } = await verifyRequest(store, req, options.action ?? CAA_ACTIONS.refreshToken, {
+    ...options,
+    replayProtection: options.replayProtection ?? true,
+  });
+  const user = await fromStore(userRepo.findById(record.userId));
+  if (user === null || user === undefined) {
+    await fromStore(store.revoke(credentials.apiKey, now));
+    throw new CaaError('USER_NOT_FOUND');
+  }
+  const newKey = options.generateKey ?? generateKey;
+  const next: Session = {
+    // The successor keeps the family's first characters, so sharded stores keep a family together.
+    apiKey: credentials.apiKey.slice(0, FAMILY_TAG_LENGTH) + newKey().slice(FAMILY_TAG_LENGTH),
+    secretKey: newKey(),
+    userId: record.userId,
+    expireIn: now + (options.ttlMs ?? DEFAULT_SESSION_TTL_MS),
+    familyId: record.familyId,
+    issuedAt: now,
+  };
+  const result = await fromStore(
+    store.rotate({
+      apiKey: credentials.apiKey,
+      familyId: record.familyId,
+      next,
+      now,
+      graceMs: options.graceMs ?? DEFAULT_GRACE_MS,
+    }),
+  );
+  switch (result.outcome) {
+    case 'rotated':
+    case 'grace':
+      return credentialsResponse(result.session, user);
+    case 'reused':
+      throw new CaaError('TOKEN_REUSED');
+    case 'not-found':
+      throw new CaaError('APIKEY_NOT_FOUND');
+  }
+}

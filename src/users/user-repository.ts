@@ -1,0 +1,64 @@
+/**
+ * The user port: how the use cases find the user of a session. Applications plug in their own
+ * (MongoDB, SQL, …); {@link MemoryUserRepository} serves tests and examples.
+ *
+ * @module users/user-repository
+ */
+
+import type { User } from '../models.js';
+
+/**
+ * Finds users by id. Return `null` (or `undefined`) for an unknown id; throw only for a fault,
+ * which the use cases answer with 503.
+ *
+ * @example
+ * ```ts
+ * import type { UserRepository } from 'caa-auth';
+ *
+ * const users: UserRepository = {
+ *   findById: (id) => db.collection('users').findOne({ _id: new ObjectId(id) }),
+ * };
+ * ```
+ */
+export interface UserRepository<U extends User = User> {
+  findById(id: string): Promise<U | null | undefined>;
+}
+
+/**
+ * Users in a `Map`, for tests, examples and demos.
+ *
+ * @example
+ * ```ts
+ * import { MemoryUserRepository } from 'caa-auth';
+ *
+ * const users = new MemoryUserRepository([{ _id: 'u1', name: 'Ann', gender: 'secret', avatar: null, registerAt: 0, createAt: 0 }]);
+ * await users.findById('u1');
+ * ```
+ */
+export class MemoryUserRepository<U extends User = User> implements UserRepository<U> {
+  readonly #users = new Map<string, U>();
+
+  constructor(users: Iterable<U> = []) {
+    for (const user of users) this.save(user);
+  }
+
+  async findById(id: string): Promise<U | null> {
+    return this.#users.get(id) ?? null;
+  }
+
+  /** Finds the first user matching `predicate` (e.g. by mobile, for a login form). */
+  async find(predicate: (user: U) => boolean): Promise<U | null> {
+    for (const user of this.#users.values()) if (predicate(user)) return user;
+    return null;
+  }
+
+  /** Adds or replaces a user. */
+  save(user: U): void {
+    this.#users.set(user._id, user);
+  }
+
+  /** Removes a user; true if there was one. */
+  delete(id: string): boolean {
+    return this.#users.delete(id);
+  }
+}
