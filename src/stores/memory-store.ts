@@ -64,6 +64,15 @@ export class MemoryStore implements SessionStore {
     return this.#sessions.size + this.#families.size + this.#replays.size;
   }
 
+  /** The live sessions held now (an admin view; also what tests count). */
+  liveSessions(now: number = Date.now()): Session[] {
+    const sessions: Session[] = [];
+    for (const { record, forgetAt } of this.#sessions.values()) {
+      if (record.state === 'live' && forgetAt > now) sessions.push(toSession(record));
+    }
+    return sessions;
+  }
+
   async create(session: Session, now: number): Promise<void> {
     this.#wrote(now);
     this.#sessions.set(session.apiKey, { record: { ...session, state: 'live' }, forgetAt: session.expireIn });
@@ -111,6 +120,8 @@ export class MemoryStore implements SessionStore {
     ) {
       return { outcome: 'grace', session: toSession(successor.record) };
     }
+    // Clock earlier than the rotation: a delayed request made before it, stale rather than stolen.
+    if (record.rotatedAt !== undefined && now < record.rotatedAt) return { outcome: 'not-found' };
     this.#revokeFamily(familyId);
     return { outcome: 'reused' };
   }

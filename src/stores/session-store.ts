@@ -83,7 +83,8 @@ export type RotateResult =
  * - `rotate` is a compare-and-swap: of any number of concurrent calls for one live apiKey, one
  *   returns `rotated`, the others `grace` with the same successor;
  * - a rotated apiKey presented after `graceMs`, or any apiKey older than the immediate predecessor,
- *   revokes the whole family (`reused`);
+ *   revokes the whole family (`reused`), unless the request's clock (`now`) is earlier than that
+ *   rotation: such a request was made before it (a delayed retry) and is answered `not-found`;
  * - records carry `expireIn`; a store may forget them after that.
  */
 export interface SessionStore {

@@ -85,11 +85,15 @@ if rec[1] == 'live' then
 end
 -- A rotated key: the same successor within grace, else the family is revoked.
 -- The successor's key carries the same hash tag as KEYS[1], so it lives on the same slot.
+-- A request whose clock reads earlier than the rotation was made before it (a delayed retry, a
+-- command replayed by a reconnecting client): it is stale, not stolen, and revokes nothing.
 local headKey = ARGV[9] .. 's:' .. head
-if rec[7] == head and rec[8] ~= '' and now - tonumber(rec[8]) <= grace then
+local rotatedAt = tonumber(rec[8]) or 0
+if rec[7] == head and now - rotatedAt <= grace then
   local nxt = record(headKey)
   if nxt[1] == 'live' then return {'grace', head, nxt[2], nxt[3], nxt[4], nxt[5], nxt[6]} end
 end
+if now < rotatedAt then return {'not-found'} end
 redis.call('DEL', headKey, KEYS[3])
 return {'reused'}
 `);
