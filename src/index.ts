@@ -52,3 +52,5 @@ export { ioredisAdapter, nodeRedisAdapter } from './stores/redis/client.js';
 export type { AnyRedisClient, IoredisLike, NodeRedisLike, RedisScriptClient } from './stores/redis/client.js';
 export { MemoryUserRepository } from './users/user-repository.js';
 export type { UserRepository } from './users/user-repository.js';
+export { createSecretCipher } from './stores/secret-cipher.js';
+export type { SecretCipher, SecretCipherOptions } from './stores/secret-cipher.js';

@@ -10,6 +10,7 @@ import { CaaError } from '../../errors.js';
 import type { Session } from '../../models.js';
 import {
   FAMILY_TAG_LENGTH,
+  toSession,
   type LookupResult,
   type ReplayMarker,
   type RotateRequest,
@@ -17,6 +18,7 @@ import {
   type SessionRecord,
   type SessionStore,
 } from '../session-store.js';
+import type { SecretCipher } from '../secret-cipher.js';
 import { toScriptClient, type AnyRedisClient, type RedisScriptClient } from './client.js';
 import { CREATE, LOOKUP, REVOKE, ROTATE, type RedisScript } from './scripts.js';
 
@@ -35,6 +37,11 @@ export interface RedisStoreOptions {
    * rotation is built so that the client then recovers through grace.
    */
   timeoutMs?: number;
+  /**
+   * Keep each `secretKey` sealed (AES-256-GCM, see {@link createSecretCipher}) so that a dump of
+   * Redis hands out no working credentials. Off by default.
+   */
+  secretCipher?: SecretCipher;
 }
 
 /**
@@ -52,6 +59,7 @@ export class RedisStore implements SessionStore {
   readonly #client: RedisScriptClient;
   readonly #prefix: string;
   readonly #timeoutMs: number;
+  readonly #cipher: SecretCipher | undefined;
 
   constructor(options: RedisStoreOptions) {
     this.#client = toScriptClient(options.client);
@@ -60,6 +68,7 @@ export class RedisStore implements SessionStore {
       throw new TypeError('RedisStore: prefix must not contain { or }');
     }
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS;
+    this.#cipher = options.secretCipher;
   }
 
   /** `P{T}:`, the start of every key of the family that `apiKey` belongs to. */
@@ -73,7 +82,7 @@ export class RedisStore implements SessionStore {
       CREATE,
       [`${tag}s:${session.apiKey}`, `${tag}f:${session.familyId}`],
       [
-        session.secretKey,
+        this.#seal(session.secretKey, session.apiKey),
         session.userId,
         session.familyId,
         String(session.issuedAt),
@@ -93,7 +102,9 @@ export class RedisStore implements SessionStore {
       args.push(String(ttl(replay.expiresAt, now)));
     }
     const reply = strings(await this.#run(LOOKUP, keys, args));
-    return { record: toRecord(apiKey, reply.slice(1)), replayed: reply[0] === '1' };
+    const record = toRecord(apiKey, reply.slice(1));
+    if (record !== null) record.secretKey = this.#open(record.secretKey, apiKey);
+    return { record, replayed: reply[0] === '1' };
   }
 
   async rotate(request: RotateRequest): Promise<RotateResult> {
@@ -112,7 +123,7 @@ export class RedisStore implements SessionStore {
           String(now),
           String(graceMs),
           next.apiKey,
-          next.secretKey,
+          this.#seal(next.secretKey, next.apiKey),
           String(next.expireIn),
           String(ttl(next.expireIn, now)),
           tag,
@@ -120,12 +131,13 @@ export class RedisStore implements SessionStore {
       ),
     );
     const [outcome, key, secretKey, userId, family, issuedAt, expireIn] = reply;
-    if (outcome === 'rotated' || outcome === 'grace') {
+    if (outcome === 'rotated') return { outcome, session: toSession(next) };
+    if (outcome === 'grace' && key !== undefined && secretKey !== undefined) {
       return {
         outcome,
         session: {
-          apiKey: key ?? '',
-          secretKey: secretKey ?? '',
+          apiKey: key,
+          secretKey: this.#open(secretKey, key),
           userId: userId ?? '',
           familyId: family ?? '',
           issuedAt: Number(issuedAt),
@@ -139,6 +151,20 @@ export class RedisStore implements SessionStore {
   async revoke(apiKey: string): Promise<void> {
     const tag = this.keyPrefix(apiKey);
     await this.#run(REVOKE, [`${tag}s:${apiKey}`], [tag]);
+  }
+
+  #seal(secretKey: string, apiKey: string): string {
+    return this.#cipher === undefined ? secretKey : this.#cipher.seal(secretKey, apiKey);
+  }
+
+  /** Opens a stored secret; one that does not open is a fault of the store's data or keys (503). */
+  #open(stored: string, apiKey: string): string {
+    if (this.#cipher === undefined) return stored;
+    try {
+      return this.#cipher.open(stored, apiKey);
+    } catch (cause) {
+      throw new CaaError('STORE_UNAVAILABLE', { cause });
+    }
   }
 
   /** Runs a script by its SHA-1, loading it with EVAL when the server does not have it (after a restart). */
