@@ -10,6 +10,8 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
+    // Builds dist/ when missing or stale, for the tests of the built files.
+    globalSetup: ['./test/support/build-once.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },

@@ -1,7 +1,7 @@
 /**
  * Reading and writing the `Authorization: Caa <base64(apiKey ":" signature " " timestamp)>` header
- * (spec §2). Parsing is strict, bounded and linear: one pass over at most
- * {@link MAX_HEADER_LENGTH} characters, no regular expressions.
+ * (spec §2). Parsing is strict, bounded and linear: at most {@link MAX_HEADER_LENGTH} characters,
+ * no regular expressions.
  *
  * @module protocol/header
  */
@@ -21,7 +21,11 @@ export interface CaaCredentials {
   readonly timestamp: number;
 }
 
-const SCHEME = 'caa';
+const SCHEME = 'Caa';
+/** `c | LOWER_CASE_BIT` lowercases an ASCII letter; no other UTF-16 code unit lands on `c` or `a`. */
+const LOWER_CASE_BIT = 0x20;
+const LOWER_C = 0x63;
+const LOWER_A = 0x61;
 const ZERO = 0x30;
 const NINE = 0x39;
 const SIGNATURE_LENGTH = 28;
@@ -36,6 +40,15 @@ function isHttpSpace(c: number): boolean {
 /** ASCII whitespace, as the original server tolerated between signature and timestamp. */
 function isAsciiSpace(c: number): boolean {
   return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+}
+
+/** `value` starts with `Caa` in any case (RFC 9110 §11.1: scheme names are case-insensitive). */
+function isScheme(value: string): boolean {
+  return (
+    (value.charCodeAt(0) | LOWER_CASE_BIT) === LOWER_C &&
+    (value.charCodeAt(1) | LOWER_CASE_BIT) === LOWER_A &&
+    (value.charCodeAt(2) | LOWER_CASE_BIT) === LOWER_A
+  );
 }
 
 function invalid(): never {
@@ -64,13 +77,18 @@ export function parseCaaHeader(value: string | null | undefined): CaaCredentials
   if (typeof value !== 'string' || value.length > MAX_HEADER_LENGTH) invalid();
 
   // Scheme, case-insensitively, then at least one space.
-  if (value.length < SCHEME.length + 2 || value.slice(0, SCHEME.length).toLowerCase() !== SCHEME) invalid();
+  if (value.length < SCHEME.length + 2 || !isScheme(value)) invalid();
   let start = SCHEME.length;
   if (!isHttpSpace(value.charCodeAt(start))) invalid();
   while (start < value.length && isHttpSpace(value.charCodeAt(start))) start++;
-  if (!isBase64(value, start)) invalid();
 
-  const inner = Buffer.from(value.slice(start), 'base64').toString('latin1');
+  // Decode first: when the canonical base64 of the result is the token itself, the token is valid
+  // base64 without a scan in JavaScript; anything else (invalid, or valid but not canonical) gets
+  // the exact check.
+  const token = value.slice(start);
+  const bytes = Buffer.from(token, 'base64');
+  if (bytes.length === 0 || (bytes.toString('base64') !== token && !isBase64(token))) invalid();
+  const inner = bytes.toString('latin1');
 
   const colon = inner.indexOf(':');
   if (colon <= 0 || !isBase64(inner, 0, colon)) invalid();
@@ -105,7 +123,7 @@ export function parseCaaHeader(value: string | null | undefined): CaaCredentials
  * {@link parseCaaHeader}: `Caa ` and the base64 of `apiKey:signature timestamp`.
  *
  * @throws RangeError when the credentials could not be parsed back (not base64, wrong signature
- *   length, timestamp not a 13-digit integer).
+ *   length, timestamp not a 13-digit integer, header longer than {@link MAX_HEADER_LENGTH}).
  *
  * @example
  * ```ts
@@ -123,5 +141,8 @@ export function formatCaaHeader(credentials: CaaCredentials): string {
   if (!Number.isInteger(timestamp) || timestamp < MIN_TIMESTAMP || timestamp > MAX_TIMESTAMP) {
     throw new RangeError('timestamp must be epoch milliseconds of 13 digits');
   }
-  return `Caa ${Buffer.from(`${apiKey}:${signature} ${timestamp}`, 'latin1').toString('base64')}`;
+  const header = `Caa ${Buffer.from(`${apiKey}:${signature} ${timestamp}`, 'latin1').toString('base64')}`;
+  // parseCaaHeader refuses longer values, so an apiKey of over 720 characters cannot be sent.
+  if (header.length > MAX_HEADER_LENGTH) throw new RangeError(`header must not exceed ${MAX_HEADER_LENGTH} characters`);
+  return header;
 }

@@ -1,16 +1,14 @@
 /**
  * Checking a signature on the server side: the timestamp window first, then a constant-time
- * comparison of the decoded signature bytes.
+ * comparison of the signature text with the expected one.
  *
  * @module protocol/verify
  */
 
-import { Buffer } from 'node:buffer';
-import { timingSafeEqual } from 'node:crypto';
 import { CaaError } from '../errors.js';
 import type { CaaCredentials } from './header.js';
-import { DEFAULT_SKEW_MS, SIGNATURE_BYTES } from './limits.js';
-import { signatureDigest } from './sign.js';
+import { DEFAULT_SKEW_MS } from './limits.js';
+import { computeSignature } from './sign.js';
 
 /** What {@link verifyCaaSignature} checks against. */
 export interface VerifyOptions {
@@ -44,7 +42,7 @@ export function assertTimestampInWindow(timestamp: number, options: { now?: numb
 
 /**
  * Verifies a parsed header against the session's secret: the timestamp must be inside the window,
- * and the signature must equal the one computed with `action` (constant-time on the 20 bytes).
+ * and the signature must equal the one computed with `action` (constant-time, on its base64 text).
  *
  * @throws {@link CaaError} 400 `invalid signature`, code `TIMESTAMP_OUT_OF_WINDOW` or `SIGNATURE_MISMATCH`.
  *
@@ -67,9 +65,16 @@ export function verifyCaaSignature(credentials: CaaCredentials, options: VerifyO
  * @internal
  */
 export function assertSignature(credentials: CaaCredentials, action: string, secretKey: string): void {
-  const expected = signatureDigest({ action, apiKey: credentials.apiKey, secretKey, timestamp: credentials.timestamp });
-  const given = Buffer.from(credentials.signature, 'base64');
-  if (given.length !== SIGNATURE_BYTES || !timingSafeEqual(given, expected)) {
-    throw new CaaError('SIGNATURE_MISMATCH');
-  }
+  // Compared as the base64 text the spec defines, not as decoded bytes: decoding ignores the two
+  // spare bits of the last character, so four spellings would pass, each under its own replay key.
+  const expected = computeSignature({ action, apiKey: credentials.apiKey, secretKey, timestamp: credentials.timestamp });
+  if (!constantTimeEqual(credentials.signature, expected)) throw new CaaError('SIGNATURE_MISMATCH');
+}
+
+/** String equality in time that depends on the lengths only (the expected length, 28, is public). */
+function constantTimeEqual(given: string, expected: string): boolean {
+  if (given.length !== expected.length) return false;
+  let difference = 0;
+  for (let i = 0; i < expected.length; i++) difference |= given.charCodeAt(i) ^ expected.charCodeAt(i);
+  return difference === 0;
 }

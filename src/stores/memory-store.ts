@@ -1,13 +1,15 @@
 /**
  * The embedded default store: plain maps in one process. Each method runs to completion without
  * awaiting, so calls are atomic with respect to each other; expired entries are swept in amortised
- * constant time, so memory stays bounded by the live sessions.
+ * constant time, so memory stays bounded by the sessions within their lifetime plus the retention
+ * ({@link EXPIRED_SESSION_RETENTION_MS}).
  *
  * @module stores/memory-store
  */
 
 import type { Session } from '../models.js';
 import {
+  EXPIRED_SESSION_RETENTION_MS,
   toSession,
   type LookupResult,
   type ReplayMarker,
@@ -31,8 +33,8 @@ interface Family {
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
   /**
-   * A full sweep of expired entries runs after this many writes, or after as many writes as there
-   * are entries, whichever is larger (amortised O(1) per write). Default 1024.
+   * A full sweep of expired entries runs after this many writes, or after as many writes as the
+   * previous sweep left entries, whichever is larger (amortised O(1) per write). Default 1024.
    */
   sweepEvery?: number;
 }
@@ -54,6 +56,8 @@ export class MemoryStore implements SessionStore {
   readonly #replays = new Map<string, number>();
   readonly #sweepEvery: number;
   #writesSinceSweep = 0;
+  /** Entries left by the last sweep: the next one waits for at least as many writes. */
+  #sizeAfterSweep = 0;
 
   constructor(options: MemoryStoreOptions = {}) {
     this.#sweepEvery = options.sweepEvery ?? 1024;
@@ -68,15 +72,16 @@ export class MemoryStore implements SessionStore {
   liveSessions(now: number = Date.now()): Session[] {
     const sessions: Session[] = [];
     for (const { record, forgetAt } of this.#sessions.values()) {
-      if (record.state === 'live' && forgetAt > now) sessions.push(toSession(record));
+      if (record.state === 'live' && record.expireIn > now && forgetAt > now) sessions.push(toSession(record));
     }
     return sessions;
   }
 
   async create(session: Session, now: number): Promise<void> {
     this.#wrote(now);
-    this.#sessions.set(session.apiKey, { record: { ...session, state: 'live' }, forgetAt: session.expireIn });
-    this.#families.set(session.familyId, { head: session.apiKey, forgetAt: session.expireIn });
+    const forgetAt = session.expireIn + EXPIRED_SESSION_RETENTION_MS;
+    this.#sessions.set(session.apiKey, { record: { ...session, state: 'live' }, forgetAt });
+    this.#families.set(session.familyId, { head: session.apiKey, forgetAt });
   }
 
   async lookup(apiKey: string, now: number, replay?: ReplayMarker): Promise<LookupResult> {
@@ -102,13 +107,14 @@ export class MemoryStore implements SessionStore {
     }
     const record = stored.record;
     if (record.state === 'live') {
-      if (family.head !== apiKey) return { outcome: 'not-found' };
+      if (family.head !== apiKey || record.expireIn <= now) return { outcome: 'not-found' };
       this.#wrote(now);
-      this.#sessions.set(next.apiKey, { record: { ...next, state: 'live' }, forgetAt: next.expireIn });
+      const forgetAt = next.expireIn + EXPIRED_SESSION_RETENTION_MS;
+      this.#sessions.set(next.apiKey, { record: { ...next, state: 'live' }, forgetAt });
       stored.record = { ...record, state: 'rotated', successor: next.apiKey, rotatedAt: now };
-      stored.forgetAt = next.expireIn;
+      stored.forgetAt = forgetAt;
       family.head = next.apiKey;
-      family.forgetAt = next.expireIn;
+      family.forgetAt = forgetAt;
       return { outcome: 'rotated', session: toSession(next) };
     }
     const successor = this.#live(this.#sessions, family.head, now);
@@ -150,10 +156,13 @@ export class MemoryStore implements SessionStore {
   }
 
   #wrote(now: number): void {
-    if (++this.#writesSinceSweep < Math.max(this.#sweepEvery, this.size)) return;
+    // Compared with the size the last sweep left, not the current size: every write adds entries,
+    // so the current size would always stay ahead of the write count and no sweep would ever run.
+    if (++this.#writesSinceSweep < Math.max(this.#sweepEvery, this.#sizeAfterSweep)) return;
     this.#writesSinceSweep = 0;
     for (const [key, entry] of this.#sessions) if (entry.forgetAt <= now) this.#sessions.delete(key);
     for (const [key, entry] of this.#families) if (entry.forgetAt <= now) this.#families.delete(key);
     for (const [key, until] of this.#replays) if (until <= now) this.#replays.delete(key);
+    this.#sizeAfterSweep = this.size;
   }
 }

@@ -16,6 +16,13 @@ import type { Session } from '../models.js';
  */
 export const FAMILY_TAG_LENGTH = 2;
 
+/**
+ * How long a store keeps a record after its `expireIn`, ms (1 day). Without it a store forgets a
+ * session the moment it expires, and an expired apiKey could never be told apart from an unknown
+ * one (`SESSION_EXPIRED` vs `APIKEY_NOT_FOUND`, spec §5).
+ */
+export const EXPIRED_SESSION_RETENTION_MS = 86_400_000;
+
 /** The plain {@link Session} fields of a record. */
 export function toSession(record: Session): Session {
   const { apiKey, secretKey, userId, expireIn, familyId, issuedAt } = record;
@@ -85,7 +92,8 @@ export type RotateResult =
  * - a rotated apiKey presented after `graceMs`, or any apiKey older than the immediate predecessor,
  *   revokes the whole family (`reused`), unless the request's clock (`now`) is earlier than that
  *   rotation: such a request was made before it (a delayed retry) and is answered `not-found`;
- * - records carry `expireIn`; a store may forget them after that.
+ * - records carry `expireIn`; a store keeps them {@link EXPIRED_SESSION_RETENTION_MS} longer (so that an
+ *   expired apiKey is answered `SESSION_EXPIRED`) and may forget them after that.
  */
 export interface SessionStore {
   /** Saves a new live session, the first of a new family (login). */

@@ -9,6 +9,7 @@
 import { CaaError } from '../../errors.js';
 import type { Session } from '../../models.js';
 import {
+  EXPIRED_SESSION_RETENTION_MS,
   FAMILY_TAG_LENGTH,
   toSession,
   type LookupResult,
@@ -88,7 +89,7 @@ export class RedisStore implements SessionStore {
         String(session.issuedAt),
         String(session.expireIn),
         session.apiKey,
-        String(ttl(session.expireIn, now)),
+        String(ttl(session.expireIn + EXPIRED_SESSION_RETENTION_MS, now)),
       ],
     );
   }
@@ -125,7 +126,7 @@ export class RedisStore implements SessionStore {
           next.apiKey,
           this.#seal(next.secretKey, next.apiKey),
           String(next.expireIn),
-          String(ttl(next.expireIn, now)),
+          String(ttl(next.expireIn + EXPIRED_SESSION_RETENTION_MS, now)),
           tag,
         ],
       ),
@@ -170,11 +171,15 @@ export class RedisStore implements SessionStore {
   /** Runs a script by its SHA-1, loading it with EVAL when the server does not have it (after a restart). */
   async #run(script: RedisScript, keys: string[], args: string[]): Promise<unknown> {
     let timer: NodeJS.Timeout | undefined;
+    const call = { timedOut: false };
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Redis call timed out after ${this.#timeoutMs} ms`)), this.#timeoutMs);
+      timer = setTimeout(() => {
+        call.timedOut = true;
+        reject(new Error(`Redis call timed out after ${this.#timeoutMs} ms`));
+      }, this.#timeoutMs);
     });
     try {
-      return await Promise.race([this.#evalsha(script, keys, args), timeout]);
+      return await Promise.race([this.#evalsha(script, keys, args, call), timeout]);
     } catch (cause) {
       throw new CaaError('STORE_UNAVAILABLE', { cause });
     } finally {
@@ -182,11 +187,12 @@ export class RedisStore implements SessionStore {
     }
   }
 
-  async #evalsha(script: RedisScript, keys: string[], args: string[]): Promise<unknown> {
+  async #evalsha(script: RedisScript, keys: string[], args: string[], call: { timedOut: boolean }): Promise<unknown> {
     try {
       return await this.#client.evalshaScript(script.sha1, keys, args);
     } catch (err) {
-      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) {
+      // Once the caller has been answered 503, sending the script again would only be a late write.
+      if (!call.timedOut && err instanceof Error && err.message.startsWith('NOSCRIPT')) {
         return this.#client.evalScript(script.source, keys, args);
       }
       throw err;

@@ -72,7 +72,7 @@ if rec[1] == '' or rec[4] ~= fam then return {'not-found'} end
 local head = redis.call('HGET', KEYS[3], 'head')
 if not head then return {'not-found'} end
 if rec[1] == 'live' then
-  if head ~= old then return {'not-found'} end
+  if head ~= old or tonumber(rec[6]) <= now then return {'not-found'} end
   local ttl = ARGV[8]
   redis.call('DEL', KEYS[2])
   redis.call('HSET', KEYS[2], 'st', 'live', 'sk', ARGV[6], 'uid', rec[3], 'fam', fam, 'iat', ARGV[3], 'exp', ARGV[7])

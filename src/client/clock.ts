@@ -1,0 +1,157 @@
+/**
+ * The client's view of the server's clock. The server refuses a timestamp more than 5 minutes from
+ * its own time (spec §3), so a client whose clock is off learns the offset from the `Date` header of
+ * the server's responses, the way the AWS SDKs correct clock skew, and signs with strictly
+ * increasing timestamps so that it never sends the same header twice (the server's replay check).
+ *
+ * @module client/clock
+ */
+
+import { DEFAULT_SKEW_MS } from '../protocol/limits.js';
+
+/**
+ * An HTTP `Date` header counts whole seconds: the server's time lies in `[date, date + 1000)`.
+ *
+ * @example
+ * ```ts
+ * import { DATE_HEADER_RESOLUTION_MS } from 'caa-auth/client';
+ *
+ * DATE_HEADER_RESOLUTION_MS; // 1000
+ * ```
+ */
+export const DATE_HEADER_RESOLUTION_MS = 1000;
+
+/**
+ * Least difference between the learned offset and a new sample, in ms, before the offset changes.
+ * A `Date` header is floored to the second and the response spends time on the wire, so smaller
+ * differences are noise, not skew (and harmless against a 5-minute window).
+ *
+ * @example
+ * ```ts
+ * import { CLOCK_SKEW_TOLERANCE_MS } from 'caa-auth/client';
+ *
+ * CLOCK_SKEW_TOLERANCE_MS; // 2000
+ * ```
+ */
+export const CLOCK_SKEW_TOLERANCE_MS = 2000;
+
+/**
+ * After the clock is set back, timestamps stay strictly increasing (each one the last plus 1 ms)
+ * unless that would keep them more than this far ahead of the corrected clock; then they restart from
+ * it. Half the server's window: a timestamp that far ahead is still accepted.
+ */
+const MAX_TIMESTAMP_LEAD_MS = DEFAULT_SKEW_MS / 2;
+
+/**
+ * One reading of the server's clock: a response's `Date`, and when the request left and the response came back.
+ *
+ * @example
+ * ```ts
+ * import { parseHttpDate, type ClockSample } from 'caa-auth/client';
+ *
+ * const sample: ClockSample = { serverDate: parseHttpDate(res.headers.get('date')) ?? NaN, sentAt, receivedAt: Date.now() };
+ * clock.learn(sample);
+ * ```
+ */
+export interface ClockSample {
+  /** The response's `Date` header as epoch ms (whole seconds). */
+  readonly serverDate: number;
+  /** Local time, epoch ms, just before the request was sent. */
+  readonly sentAt: number;
+  /** Local time, epoch ms, when the response headers arrived. */
+  readonly receivedAt: number;
+}
+
+/**
+ * Parses an HTTP `Date` header (IMF-fixdate, e.g. `Tue, 14 Nov 2023 22:13:20 GMT`) to epoch ms, or
+ * `undefined` when it is missing or unreadable.
+ *
+ * @example
+ * ```ts
+ * import { parseHttpDate } from 'caa-auth/client';
+ *
+ * parseHttpDate('Tue, 14 Nov 2023 22:13:20 GMT'); // 1700000000000
+ * parseHttpDate(response.headers.get('date'));     // undefined when the header is absent
+ * ```
+ */
+export function parseHttpDate(value: string | null | undefined): number | undefined {
+  if (typeof value !== 'string' || value === '') return undefined;
+  const time = Date.parse(value);
+  return Number.isFinite(time) ? time : undefined;
+}
+
+/**
+ * A corrected clock: the local clock plus an offset learned from the server, and a source of strictly
+ * increasing 13-digit timestamps. `createCaaClient` keeps one per client; use your own when you sign
+ * with `signCaaHeaderAsync` directly.
+ *
+ * How a sample is read: the server made the response at some server time in
+ * `[serverDate, serverDate + 1000)` and some local time in `[sentAt, receivedAt]`, so the offset is
+ * estimated from the middles of both, `serverDate + 500 − (sentAt + receivedAt) / 2`, give or take
+ * `500 + (receivedAt − sentAt) / 2`. The offset changes only when the estimate is further than that,
+ * and at least {@link CLOCK_SKEW_TOLERANCE_MS}, from the current one; a new offset that small
+ * is taken as 0 (the local clock is right within what a `Date` header can tell).
+ *
+ * @example
+ * ```ts
+ * import { CaaClock, parseHttpDate, signCaaHeaderAsync } from 'caa-auth/client';
+ *
+ * const clock = new CaaClock();
+ * const sentAt = Date.now();
+ * const res = await fetch(url, { headers: { authorization: await signCaaHeaderAsync({ action, apiKey, secretKey, timestamp: clock.nextTimestamp() }) } });
+ * const serverDate = parseHttpDate(res.headers.get('date'));
+ * if (serverDate !== undefined) clock.learn({ serverDate, sentAt, receivedAt: Date.now() });
+ * ```
+ */
+export class CaaClock {
+  readonly #localNow: () => number;
+  #offsetMs = 0;
+  #lastTimestamp = 0;
+
+  /** @param localNow The local clock, epoch ms; default `Date.now`. */
+  constructor(localNow: () => number = Date.now) {
+    this.#localNow = localNow;
+  }
+
+  /** Server time minus local time, ms, as learned so far (0 until a sample shows real skew). */
+  get offsetMs(): number {
+    return this.#offsetMs;
+  }
+
+  /** The local clock, unadjusted, epoch ms. */
+  localNow(): number {
+    return this.#localNow();
+  }
+
+  /** The server's time as this clock believes it, epoch ms. */
+  now(): number {
+    return this.#localNow() + this.#offsetMs;
+  }
+
+  /**
+   * The timestamp for the next signature: the corrected time in whole ms, or the previous timestamp
+   * plus 1 if that is not later, so that no two headers of this clock carry the same timestamp.
+   */
+  nextTimestamp(): number {
+    const now = Math.round(this.now());
+    this.#lastTimestamp = now > this.#lastTimestamp ? now : this.#lastTimestamp + 1;
+    return this.#lastTimestamp;
+  }
+
+  /**
+   * Takes one reading of the server's clock into account. Returns `true` when the offset changed.
+   */
+  learn(sample: ClockSample): boolean {
+    const { serverDate, sentAt, receivedAt } = sample;
+    if (!Number.isFinite(serverDate) || !Number.isFinite(sentAt) || !Number.isFinite(receivedAt)) return false;
+    const half = DATE_HEADER_RESOLUTION_MS / 2;
+    const estimate = serverDate + half - (sentAt + receivedAt) / 2;
+    const uncertainty = half + Math.abs(receivedAt - sentAt) / 2;
+    const tolerance = Math.max(CLOCK_SKEW_TOLERANCE_MS, uncertainty);
+    if (Math.abs(estimate - this.#offsetMs) <= tolerance) return false;
+    this.#offsetMs = Math.abs(estimate) <= tolerance ? 0 : Math.round(estimate);
+    const now = Math.round(this.now());
+    if (this.#lastTimestamp - now > MAX_TIMESTAMP_LEAD_MS) this.#lastTimestamp = now - 1;
+    return true;
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The error of the client helper. It is not the server's `CaaError`: the server's finer `code` never
+ * travels (the body carries only `message`, spec §5), so the client reports the HTTP status, the
+ * wire message and the body it received, plus a `code` of its own.
+ *
+ * @module client/errors
+ */
+
+/**
+ * Why a client call failed.
+ *
+ * | code | status | when |
+ * |------|--------|------|
+ * | `HTTP_ERROR` | the response's | the server answered with a non-2xx status |
+ * | `LOGGED_OUT` | 404 | a refresh was answered `apiKey not found` or `user not found`: the session is gone and the client's credentials were cleared |
+ * | `NO_CREDENTIALS` | 0 | a signed call was made while the client holds no credentials |
+ * | `INVALID_RESPONSE` | the response's | a 2xx answer to login or refresh did not carry credentials |
+ *
+ * @example
+ * ```ts
+ * import { isCaaClientError } from 'caa-auth/client';
+ *
+ * if (isCaaClientError(err)) {
+ *   switch (err.code) {
+ *     case 'LOGGED_OUT':
+ *     case 'NO_CREDENTIALS':
+ *       return showLoginForm();
+ *   }
+ * }
+ * ```
+ */
+export type CaaClientErrorCode = 'HTTP_ERROR' | 'LOGGED_OUT' | 'NO_CREDENTIALS' | 'INVALID_RESPONSE';
+
+/**
+ * Options of the {@link CaaClientError} constructor.
+ *
+ * @example
+ * ```ts
+ * import { CaaClientError } from 'caa-auth/client';
+ *
+ * new CaaClientError('HTTP_ERROR', 'apiKey not found', { status: 404, body: { message: 'apiKey not found' } });
+ * ```
+ */
+export interface CaaClientErrorOptions {
+  /** HTTP status of the response; 0 when there was none. */
+  readonly status?: number;
+  /** The parsed response body (JSON, else text), if any. */
+  readonly body?: unknown;
+  readonly cause?: unknown;
+}
+
+/**
+ * Thrown by `createCaaClient` calls that the server refused or that could not be made. `message` is
+ * the body's `message` when there is one (`invalid signature`, `apiKey not found`, …, spec §5).
+ * Network failures are not wrapped: they reject with the `fetch` implementation's own error.
+ *
+ * @example
+ * ```ts
+ * import { CaaClientError, createCaaClient } from 'caa-auth/client';
+ *
+ * try {
+ *   await client.profile();
+ * } catch (err) {
+ *   if (err instanceof CaaClientError && err.code === 'LOGGED_OUT') showLoginForm();
+ *   else if (err instanceof CaaClientError) console.log(err.status, err.message, err.body); // 404 'user not found' { message: … }
+ * }
+ * ```
+ */
+export class CaaClientError extends Error {
+  /** What went wrong, for `switch`. */
+  readonly code: CaaClientErrorCode;
+  /** HTTP status of the response; 0 when no request was made. */
+  readonly status: number;
+  /** The parsed response body (JSON, else text); `undefined` when there was none. */
+  readonly body: unknown;
+
+  constructor(code: CaaClientErrorCode, message: string, options: CaaClientErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'CaaClientError';
+    this.code = code;
+    this.status = options.status ?? 0;
+    this.body = options.body;
+  }
+}
+
+/**
+ * True when `err` is a {@link CaaClientError}, also across module copies (ESM and CJS builds loaded
+ * together).
+ *
+ * @example
+ * ```ts
+ * import { isCaaClientError } from 'caa-auth/client';
+ *
+ * promise.catch((err) => {
+ *   if (isCaaClientError(err) && err.status === 404) logout();
+ * });
+ * ```
+ */
+export function isCaaClientError(err: unknown): err is CaaClientError {
+  return (
+    err instanceof CaaClientError ||
+    (err instanceof Error &&
+      err.name === 'CaaClientError' &&
+      typeof (err as { code?: unknown }).code === 'string' &&
+      typeof (err as { status?: unknown }).status === 'number')
+  );
+}

@@ -1,0 +1,202 @@
+/**
+ * A small real HTTP server for the client tests: plain `node:http` over the library's server side
+ * (MemoryStore, MemoryUserRepository, issueSession, refreshToken, authenticate, revokeSession), with
+ * an injectable clock (also sent as the `Date` header) and a log of every request it answered.
+ */
+
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  CAA_ACTIONS,
+  MemoryStore,
+  MemoryUserRepository,
+  authenticate,
+  isCaaError,
+  issueSession,
+  parseCaaHeader,
+  refreshToken,
+  revokeSession,
+  toPublicUser,
+  type CredentialsResponse,
+  type User,
+} from '../../src/index.js';
+
+export const TEST_USER: User = {
+  _id: '59573c395c2960da1aa83a08',
+  registerAt: 1498889273883,
+  createAt: 1498889273883,
+  avatar: null,
+  gender: 'secret',
+  name: 'PeckZeg892',
+  mobile: '13000000000',
+  password: 'correct horse',
+};
+
+/** One request the server answered. */
+export interface LoggedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  /** The server's CaaError code, which never travels on the wire. */
+  readonly code: string | undefined;
+  readonly authorization: string | undefined;
+  /** The apiKey of the Caa header, when it parsed. */
+  readonly apiKey: string | undefined;
+  /** The timestamp of the Caa header, when it parsed. */
+  readonly timestamp: number | undefined;
+}
+
+export interface TestServerOptions {
+  /** The server's clock; also what its `Date` header says. Default `Date.now`. */
+  readonly now?: () => number;
+  /** Lifetime of sessions issued at login, ms. Default the library's (3 days). */
+  readonly loginTtlMs?: number;
+  /** Replay protection on GET /api/my and logout too (refresh always has it). Default true. */
+  readonly replayProtection?: boolean;
+  /** Delay before a refresh is handled, ms, to keep it in flight. Default 0. */
+  readonly refreshDelayMs?: number;
+}
+
+export interface TestServer {
+  readonly url: string;
+  readonly store: MemoryStore;
+  readonly users: MemoryUserRepository;
+  readonly log: LoggedRequest[];
+  readonly now: () => number;
+  /** Requests to `path` in the log. */
+  requests(method: string, path: string): LoggedRequest[];
+  /** Issues a session directly (as a login would), on the server's clock. */
+  issue(ttlMs?: number): Promise<CredentialsResponse>;
+  /** After handling the next request to this path, destroy the connection instead of answering. */
+  dropNextResponse(path: string): void;
+  close(): Promise<void>;
+}
+
+function readJson(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (text += chunk));
+    req.on('end', () => {
+      try {
+        resolve(text === '' ? undefined : (JSON.parse(text) as unknown));
+      } catch (err) {
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
+function headerParts(authorization: string | undefined): { apiKey: string | undefined; timestamp: number | undefined } {
+  try {
+    const { apiKey, timestamp } = parseCaaHeader(authorization);
+    return { apiKey, timestamp };
+  } catch {
+    return { apiKey: undefined, timestamp: undefined };
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function startCaaServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const now = options.now ?? Date.now;
+  const replayProtection = options.replayProtection ?? true;
+  const store = new MemoryStore();
+  const users = new MemoryUserRepository([TEST_USER]);
+  const log: LoggedRequest[] = [];
+  let dropPath: string | null = null;
+
+  async function route(req: IncomingMessage): Promise<{ status: number; body: unknown }> {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const key = `${req.method ?? ''} ${path}`;
+    switch (key) {
+      case 'POST /api/my/login': {
+        const body = (await readJson(req)) as { mobile?: unknown; password?: unknown } | undefined;
+        const user = await users.find((u) => u.mobile === body?.mobile && u.password === body?.password);
+        if (user === null) return { status: 401, body: { message: 'invalid mobile or password' } };
+        const ttl = options.loginTtlMs === undefined ? {} : { ttlMs: options.loginTtlMs };
+        return { status: 200, body: await issueSession(store, user, { now, ...ttl }) };
+      }
+      case 'GET /api/my': {
+        const session = await authenticate(store, req, CAA_ACTIONS.fetchMyProfile, { now, replayProtection });
+        const user = await users.findById(session.userId);
+        if (user === null) return { status: 404, body: { message: 'user not found' } };
+        return { status: 200, body: { user: toPublicUser(user) } };
+      }
+      case 'POST /api/my/refresh-token': {
+        await readJson(req);
+        if (options.refreshDelayMs !== undefined) await sleep(options.refreshDelayMs);
+        return { status: 200, body: await refreshToken(store, users, req, { now }) };
+      }
+      case 'DELETE /api/my/logout':
+        await revokeSession(store, req, { now, replayProtection });
+        return { status: 200, body: { message: 'ok' } };
+      default:
+        return { status: 404, body: { message: 'not found' } };
+    }
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const authorization = req.headers.authorization;
+    let status: number;
+    let body: unknown;
+    let code: string | undefined;
+    try {
+      ({ status, body } = await route(req));
+    } catch (err) {
+      if (!isCaaError(err)) throw err;
+      status = err.status;
+      body = err.toJSON();
+      code = err.code;
+    }
+    log.push({ method: req.method ?? '', path, status, code, authorization, ...headerParts(authorization) });
+    if (dropPath === path) {
+      dropPath = null;
+      req.socket.destroy();
+      return;
+    }
+    res.statusCode = status;
+    res.setHeader('Date', new Date(now()).toUTCString());
+    res.setHeader('Content-Type', 'application/json');
+    res.end(JSON.stringify(body));
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      res.statusCode = 500;
+      res.end(JSON.stringify({ message: String(err) }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    store,
+    users,
+    log,
+    now,
+    requests: (method, path) => log.filter((entry) => entry.method === method && entry.path === path),
+    issue: (ttlMs) => issueSession(store, TEST_USER, ttlMs === undefined ? { now } : { now, ttlMs }),
+    dropNextResponse: (path) => {
+      dropPath = path;
+    },
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((err) => (err === undefined ? resolve() : reject(err)));
+      }),
+  };
+}
+
+/** The four credential fields of a login or refresh response. */
+export function pair(response: CredentialsResponse): {
+  apiKey: string;
+  secretKey: string;
+  userId: string;
+  expireIn: number;
+} {
+  return { apiKey: response.apiKey, secretKey: response.secretKey, userId: response.userId, expireIn: response.expireIn };
+}

@@ -1,0 +1,362 @@
+/**
+ * The end-to-end suite both example servers run unchanged: each server is a real child process,
+ * driven over real HTTP with `fetch`.
+ */
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CAA_ACTIONS, DEFAULT_SESSION_TTL_MS, generateKey, signCaaHeader } from 'caa-auth';
+import { RedisServer } from '../support/redis-server.js';
+import {
+  DEMO_MOBILE,
+  DEMO_PASSWORD,
+  DEMO_PROFILE,
+  DISPOSABLE_MOBILE,
+  DISPOSABLE_PASSWORD,
+  DISPOSABLE_PROFILE,
+} from '../../examples/shared/users.js';
+import { ExampleServer, call, type CallOptions, type Framework, type Reply } from './example-process.js';
+
+const BASE64_KEY = /^[A-Za-z0-9+/]{43}=$/;
+const SKEW_MS = 300_000;
+/** Starting redis-server and a server compiled by tsx on a busy 2-core machine: generous, but bounded. */
+const STARTUP_TIMEOUT_MS = 120_000;
+
+interface Credentials {
+  apiKey: string;
+  secretKey: string;
+  userId: string;
+  expireIn: number;
+  user: Record<string, unknown>;
+}
+
+function isCredentials(body: unknown): body is Credentials {
+  if (typeof body !== 'object' || body === null) return false;
+  const { apiKey, secretKey, userId, expireIn, user } = body as Record<string, unknown>;
+  return (
+    typeof apiKey === 'string' &&
+    typeof secretKey === 'string' &&
+    typeof userId === 'string' &&
+    typeof expireIn === 'number' &&
+    typeof user === 'object' &&
+    user !== null
+  );
+}
+
+/** The signed endpoints of the example API, with their actions (spec §3). */
+const SIGNED = [
+  { method: 'GET', path: '/api/my', action: CAA_ACTIONS.fetchMyProfile },
+  { method: 'POST', path: '/api/my/refresh-token', action: CAA_ACTIONS.refreshToken },
+  { method: 'DELETE', path: '/api/my/logout', action: CAA_ACTIONS.logout },
+] as const;
+
+type Endpoint = (typeof SIGNED)[number];
+
+/** A client of one server that remembers every secret it handled, to look for them in the logs. */
+class Driver {
+  readonly secrets = new Set<string>([DEMO_PASSWORD, DISPOSABLE_PASSWORD]);
+
+  constructor(readonly server: ExampleServer) {}
+
+  async call(method: string, path: string, options: CallOptions = {}): Promise<Reply> {
+    if (options.authorization !== undefined) this.secrets.add(options.authorization);
+    const reply = await call(this.server.baseUrl, method, path, options);
+    if (isCredentials(reply.body)) this.secrets.add(reply.body.secretKey);
+    return reply;
+  }
+
+  async login(mobile = DEMO_MOBILE, password = DEMO_PASSWORD): Promise<Credentials> {
+    const reply = await this.call('POST', '/api/my/login', { json: { mobile, password } });
+    expect(reply.status, JSON.stringify(reply.body)).toBe(200);
+    if (!isCredentials(reply.body)) throw new Error(`not a credentials body: ${JSON.stringify(reply.body)}`);
+    return reply.body;
+  }
+
+  /** A request to `endpoint` signed with `pair` (for the endpoint's own action unless told otherwise). */
+  signed(endpoint: Endpoint, pair: { apiKey: string; secretKey: string }, sign: { action?: string; timestamp?: number } = {}): Promise<Reply> {
+    const authorization = signCaaHeader({
+      action: sign.action ?? endpoint.action,
+      apiKey: pair.apiKey,
+      secretKey: pair.secretKey,
+      ...(sign.timestamp === undefined ? {} : { timestamp: sign.timestamp }),
+    });
+    // Refresh as the original clients send it: an empty form body.
+    return this.call(endpoint.method, endpoint.path, endpoint.method === 'POST' ? { authorization, form: '' } : { authorization });
+  }
+
+  /** Asserts that the server's output has request lines but none of the secrets seen. */
+  expectNoSecretsInLogs(): void {
+    const output = this.server.output;
+    expect(output).toMatch(/\/api\/my\/login/); // the logs are not empty: the check below means something
+    for (const secret of this.secrets) {
+      expect(output.includes(secret), `a secret appears in the ${this.server.framework} server output`).toBe(false);
+    }
+    expect(output.toLowerCase()).not.toContain('caa ');
+  }
+}
+
+const PROFILE = SIGNED[0];
+const REFRESH = SIGNED[1];
+const LOGOUT = SIGNED[2];
+
+function expectError(reply: Reply, status: number, message: string): void {
+  expect({ status: reply.status, body: reply.body }).toEqual({ status, body: { message } });
+}
+
+function authorizationOf(inner: string): string {
+  return `Caa ${Buffer.from(inner, 'latin1').toString('base64')}`;
+}
+
+export function defineExampleSuites(framework: Framework): void {
+  describe(`${framework} example over HTTP (memory store)`, () => {
+    let server: ExampleServer | undefined;
+    let driver: Driver;
+
+    beforeAll(async () => {
+      server = await ExampleServer.start(framework, { CAA_EXAMPLE_TEST_ROUTES: '1' });
+      driver = new Driver(server);
+    }, STARTUP_TIMEOUT_MS);
+
+    afterAll(async () => {
+      await server?.stop();
+    });
+
+    it('runs the whole flow: login → profile → refresh → old key refused → new key → logout', async () => {
+      const before = Date.now();
+      const first = await driver.login();
+      expect(first.apiKey).toMatch(BASE64_KEY);
+      expect(first.secretKey).toMatch(BASE64_KEY);
+      expect(first.userId).toBe(DEMO_PROFILE._id);
+      expect(first.expireIn).toBeGreaterThanOrEqual(before + DEFAULT_SESSION_TTL_MS);
+      expect(first.expireIn).toBeLessThanOrEqual(Date.now() + DEFAULT_SESSION_TTL_MS);
+      expect(first.user).toEqual(DEMO_PROFILE);
+      expect(first.user).not.toHaveProperty('password');
+      expect(first.user).not.toHaveProperty('mobile');
+
+      const profile = await driver.signed(PROFILE, first);
+      expect(profile.status).toBe(200);
+      expect(profile.body).toEqual({ user: DEMO_PROFILE });
+
+      const refreshed = await driver.signed(REFRESH, first);
+      expect(refreshed.status, JSON.stringify(refreshed.body)).toBe(200);
+      if (!isCredentials(refreshed.body)) throw new Error('refresh did not return credentials');
+      const second = refreshed.body;
+      expect(second.apiKey).toMatch(BASE64_KEY);
+      expect(second.secretKey).toMatch(BASE64_KEY);
+      expect(second.apiKey).not.toBe(first.apiKey);
+      expect(second.secretKey).not.toBe(first.secretKey);
+      expect(second.userId).toBe(DEMO_PROFILE._id);
+      expect(second.expireIn).toBeGreaterThanOrEqual(first.expireIn);
+      expect(second.user).toEqual(DEMO_PROFILE);
+
+      expectError(await driver.signed(PROFILE, first), 404, 'apiKey not found');
+      expectError(await driver.signed(LOGOUT, first), 404, 'apiKey not found');
+
+      const again = await driver.signed(PROFILE, second);
+      expect(again.status).toBe(200);
+      expect(again.body).toEqual({ user: DEMO_PROFILE });
+
+      const logout = await driver.signed(LOGOUT, second);
+      expect({ status: logout.status, body: logout.body }).toEqual({ status: 200, body: { message: 'ok' } });
+      expectError(await driver.signed(PROFILE, second), 404, 'apiKey not found');
+      expectError(await driver.signed(REFRESH, second), 404, 'apiKey not found');
+      expectError(await driver.signed(PROFILE, first), 404, 'apiKey not found');
+    });
+
+    it('accepts a refresh with an empty JSON body or no body at all', async () => {
+      const pair = await driver.login();
+      const authorization = signCaaHeader({ action: CAA_ACTIONS.refreshToken, ...pair });
+      const noBody = await driver.call('POST', REFRESH.path, { authorization });
+      expect(noBody.status, JSON.stringify(noBody.body)).toBe(200);
+      if (!isCredentials(noBody.body)) throw new Error('refresh did not return credentials');
+      const next = signCaaHeader({ action: CAA_ACTIONS.refreshToken, ...noBody.body });
+      const res = await fetch(`${driver.server.baseUrl}${REFRESH.path}`, {
+        method: 'POST',
+        headers: { authorization: next, 'content-type': 'application/json' },
+        signal: AbortSignal.timeout(15_000),
+      });
+      driver.secrets.add(next);
+      const body: unknown = await res.json();
+      expect(res.status, JSON.stringify(body)).toBe(200);
+      if (isCredentials(body)) driver.secrets.add(body.secretKey);
+    });
+
+    it('refuses a wrong password, an unknown mobile and a malformed login body with 400', async () => {
+      const failed = { message: 'invalid mobile or password' };
+      for (const json of [
+        { mobile: DEMO_MOBILE, password: 'not-the-password' },
+        { mobile: '13000000000', password: DEMO_PASSWORD },
+        { mobile: DEMO_MOBILE },
+        { mobile: 13055818112, password: DEMO_PASSWORD },
+      ]) {
+        const reply = await driver.call('POST', '/api/my/login', { json });
+        expect({ status: reply.status, body: reply.body }, JSON.stringify(json)).toEqual({ status: 400, body: failed });
+      }
+      const broken = await call(driver.server.baseUrl, 'POST', '/api/my/login', {});
+      expect(broken.status).toBe(400);
+      const notJson = await fetch(`${driver.server.baseUrl}/api/my/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"mobile":',
+        signal: AbortSignal.timeout(15_000),
+      });
+      expect(notJson.status).toBe(400);
+      expect(await notJson.json()).toEqual({ message: 'invalid request' });
+    });
+
+    describe('every error of spec §5, on every signed endpoint', () => {
+      let pair: Credentials;
+      beforeAll(async () => {
+        pair = await driver.login();
+      });
+
+      describe.each(SIGNED)('$method $path', (endpoint) => {
+        it('400 invalid authorization: header missing', async () => {
+          expectError(await driver.call(endpoint.method, endpoint.path), 400, 'invalid authorization');
+        });
+
+        it('400 invalid authorization: Bearer scheme', async () => {
+          expectError(await driver.call(endpoint.method, endpoint.path, { authorization: 'Bearer abc.def.ghi' }), 400, 'invalid authorization');
+        });
+
+        it('400 invalid authorization: not base64, or a malformed inner string', async () => {
+          expectError(await driver.call(endpoint.method, endpoint.path, { authorization: 'Caa %%%not-base64%%%' }), 400, 'invalid authorization');
+          expectError(
+            await driver.call(endpoint.method, endpoint.path, { authorization: authorizationOf(`${pair.apiKey}:no-signature-here`) }),
+            400,
+            'invalid authorization',
+          );
+          expectError(
+            await driver.call(endpoint.method, endpoint.path, {
+              authorization: authorizationOf(`${pair.apiKey}:${'A'.repeat(27)}= 12345`),
+            }),
+            400,
+            'invalid authorization',
+          );
+        });
+
+        it('400 invalid signature: timestamp just outside the ±5 min window, either way', async () => {
+          expectError(await driver.signed(endpoint, pair, { timestamp: Date.now() - SKEW_MS - 5_000 }), 400, 'invalid signature');
+          expectError(await driver.signed(endpoint, pair, { timestamp: Date.now() + SKEW_MS + 5_000 }), 400, 'invalid signature');
+        });
+
+        it('400 invalid signature: wrong secretKey', async () => {
+          expectError(await driver.signed(endpoint, { apiKey: pair.apiKey, secretKey: generateKey() }), 400, 'invalid signature');
+        });
+
+        it('400 invalid signature: signed for another endpoint’s action', async () => {
+          expectError(await driver.signed(endpoint, pair, { action: CAA_ACTIONS.updateMyProfile }), 400, 'invalid signature');
+        });
+
+        it('404 apiKey not found: an apiKey never issued', async () => {
+          expectError(await driver.signed(endpoint, { apiKey: generateKey(), secretKey: generateKey() }), 404, 'apiKey not found');
+        });
+      });
+
+      it('the session survived all of the refused requests', async () => {
+        const reply = await driver.signed(PROFILE, pair);
+        expect(reply.status).toBe(200);
+      });
+    });
+
+    it('404 user not found: the user of a live session was deleted', async () => {
+      const pair = await driver.login(DISPOSABLE_MOBILE, DISPOSABLE_PASSWORD);
+      expect(pair.user).toEqual(DISPOSABLE_PROFILE);
+      expect((await driver.signed(PROFILE, pair)).status).toBe(200);
+
+      const removed = await driver.call('DELETE', `/api/admin/users/${DISPOSABLE_PROFILE._id}`);
+      expect({ status: removed.status, body: removed.body }).toEqual({ status: 200, body: { message: 'ok' } });
+
+      expectError(await driver.signed(PROFILE, pair), 404, 'user not found');
+      expectError(await driver.signed(REFRESH, pair), 404, 'user not found');
+      // The refresh revoked the orphaned session.
+      expectError(await driver.signed(PROFILE, pair), 404, 'apiKey not found');
+      expectError(await driver.call('DELETE', `/api/admin/users/${DISPOSABLE_PROFILE._id}`), 404, 'user not found');
+    });
+
+    it('answers an unknown route 404 { message }', async () => {
+      expectError(await driver.call('GET', '/api/nothing-here'), 404, 'not found');
+    });
+
+    it('never writes an Authorization header, a secretKey or a password to its output', () => {
+      driver.expectNoSecretsInLogs();
+    });
+
+    it('stops with exit code 0 on SIGTERM', async () => {
+      expect(await server?.stop()).toBe(0);
+    });
+  });
+
+  describe(`${framework} example over HTTP (Redis store, REDIS_URL)`, () => {
+    let redis: RedisServer | undefined;
+    let server: ExampleServer | undefined;
+    let driver: Driver;
+    let pair: Credentials;
+
+    beforeAll(async () => {
+      redis = await RedisServer.start({ durable: true });
+      server = await ExampleServer.start(framework, { REDIS_URL: redis.url });
+      driver = new Driver(server);
+    }, STARTUP_TIMEOUT_MS);
+
+    afterAll(async () => {
+      await server?.stop();
+      await redis?.stop();
+    });
+
+    it('uses the Redis store: login, profile and refresh work', async () => {
+      expect(driver.server.output).toContain(`(store: redis 127.0.0.1:${redis?.port ?? '?'})`);
+      const first = await driver.login();
+      const refreshed = await driver.signed(REFRESH, first);
+      expect(refreshed.status).toBe(200);
+      if (!isCredentials(refreshed.body)) throw new Error('refresh did not return credentials');
+      pair = refreshed.body;
+      expectError(await driver.signed(PROFILE, first), 404, 'apiKey not found');
+      expect((await driver.signed(PROFILE, pair)).body).toEqual({ user: DEMO_PROFILE });
+    });
+
+    it('has no test routes unless CAA_EXAMPLE_TEST_ROUTES=1', async () => {
+      expectError(await driver.call('DELETE', `/api/admin/users/${DEMO_PROFILE._id}`), 404, 'not found');
+    });
+
+    it('answers 503 { message } within seconds while Redis hangs (SIGSTOP), and 200 once it answers again', async () => {
+      redis?.freeze();
+      try {
+        const reply = await driver.signed(PROFILE, pair);
+        expectError(reply, 503, 'service unavailable');
+        expect(reply.ms).toBeLessThan(5_000);
+      } finally {
+        redis?.thaw();
+      }
+      const after = await driver.signed(PROFILE, pair);
+      expect({ status: after.status, body: after.body }).toEqual({ status: 200, body: { user: DEMO_PROFILE } });
+    });
+
+    it('answers 503 { message } within seconds once Redis is down, never a 4xx', async () => {
+      await redis?.kill();
+      for (const endpoint of SIGNED) {
+        const reply = await driver.signed(endpoint, pair);
+        expectError(reply, 503, 'service unavailable');
+        expect(reply.ms).toBeLessThan(5_000);
+      }
+      const login = await driver.call('POST', '/api/my/login', { json: { mobile: DEMO_MOBILE, password: DEMO_PASSWORD } });
+      expectError(login, 503, 'service unavailable');
+      expect(login.ms).toBeLessThan(5_000);
+    });
+
+    it('recovers when Redis is back: the same session works again', async () => {
+      await redis?.restart();
+      const deadline = Date.now() + 20_000;
+      let reply = await driver.signed(PROFILE, pair);
+      while (reply.status === 503 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        reply = await driver.signed(PROFILE, pair);
+      }
+      expect({ status: reply.status, body: reply.body }).toEqual({ status: 200, body: { user: DEMO_PROFILE } });
+    }, 60_000);
+
+    it('logs the outage in one line, without an Authorization header, a secretKey or a password', () => {
+      expect(driver.server.output).toContain('STORE_UNAVAILABLE');
+      driver.expectNoSecretsInLogs();
+    });
+  });
+}
