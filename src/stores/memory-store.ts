@@ -95,7 +95,11 @@ export class MemoryStore implements SessionStore {
       }
     }
     const stored = this.#live(this.#sessions, apiKey, now);
-    return { record: stored === undefined ? null : { ...stored.record }, replayed };
+    // A rotated record outlives its family only as a tombstone: once the family is revoked, it is gone.
+    if (stored === undefined || (stored.record.state === 'rotated' && !this.#families.has(stored.record.familyId))) {
+      return { record: null, replayed };
+    }
+    return { record: { ...stored.record }, replayed };
   }
 
   async rotate(request: RotateRequest): Promise<RotateResult> {

@@ -14,11 +14,36 @@ export interface HeadersLike {
   get(name: string): string | null;
 }
 
-/** Anything that carries request headers. */
-export type RequestLike = HeadersLike | { readonly headers: HeaderRecord | HeadersLike };
+/**
+ * Anything that carries request headers. `rawHeaders` (a Node `IncomingMessage`, an Express
+ * request) or `raw.rawHeaders` (a Fastify request) is read when present, only to notice an
+ * `Authorization` header sent more than once: Node keeps the first and drops the others from
+ * `headers`.
+ */
+export type RequestLike =
+  | HeadersLike
+  | {
+      readonly headers: HeaderRecord | HeadersLike;
+      readonly rawHeaders?: readonly string[];
+      readonly raw?: { readonly rawHeaders?: readonly string[] };
+    };
 
 function isHeadersLike(value: unknown): value is HeadersLike {
   return typeof (value as { get?: unknown }).get === 'function';
+}
+
+/** True when Node's `rawHeaders` (name, value, name, value, …) name `Authorization` more than once. */
+function isRepeated(rawHeaders: unknown): boolean {
+  if (!Array.isArray(rawHeaders)) return false;
+  let seen = false;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name: unknown = rawHeaders[i];
+    if (typeof name === 'string' && name.length === 13 && name.toLowerCase() === 'authorization') {
+      if (seen) return true;
+      seen = true;
+    }
+  }
+  return false;
 }
 
 /**
@@ -31,10 +56,14 @@ function isHeadersLike(value: unknown): value is HeadersLike {
  *
  * readAuthorization({ headers: { authorization: 'Caa …' } }); // 'Caa …'
  * readAuthorization(new Request('http://x', { headers: { Authorization: 'Caa …' } })); // 'Caa …'
+ * // Node request with two Authorization lines (req.headers keeps only the first):
+ * readAuthorization(req); // undefined, so the use cases answer 400 invalid authorization
  * ```
  */
 export function readAuthorization(req: RequestLike): string | undefined {
-  const headers = isHeadersLike(req) ? req : req.headers;
+  if (isHeadersLike(req)) return req.get('authorization') ?? undefined;
+  if (isRepeated(req.rawHeaders) || isRepeated(req.raw?.rawHeaders)) return undefined;
+  const headers = req.headers;
   if (isHeadersLike(headers)) return headers.get('authorization') ?? undefined;
   let value = headers.authorization;
   if (value === undefined) {

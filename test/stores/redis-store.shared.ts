@@ -168,12 +168,15 @@ export function describeRedisStoreSpecifics(name: string, driver: RedisDriver, s
       expect(await assertAllTaggedAndExpiring()).toBe(17);
 
       // Reuse after grace revokes the family; what remains still expires.
+      const familyId = await familyOf(store, first.apiKey, clock.t);
       clock.advance(DEFAULT_GRACE_MS + 1);
       const ancestor = pairs[2];
       if (ancestor === undefined) throw new Error('no ancestor');
       await expectCaaError(refresh(store, ancestor), 404, 'apiKey not found', 'TOKEN_REUSED');
       expect(await assertAllTaggedAndExpiring()).toBeGreaterThan(0);
-      expect(await liveSessionsInRedis(raw, prefix, await familyOf(store, first.apiKey, clock.t))).toStrictEqual([]);
+      expect(await liveSessionsInRedis(raw, prefix, familyId)).toStrictEqual([]);
+      // The family's tombstones read as gone once it is revoked.
+      expect((await store.lookup(first.apiKey, clock.t)).record).toBeNull();
     });
 
     it('honours the prefix option, and uses caa: by default', async () => {

@@ -97,7 +97,7 @@ export class RedisStore implements SessionStore {
   async lookup(apiKey: string, now: number, replay?: ReplayMarker): Promise<LookupResult> {
     const tag = this.keyPrefix(apiKey);
     const keys = [`${tag}s:${apiKey}`];
-    const args: string[] = [];
+    const args = [tag];
     if (replay !== undefined) {
       keys.push(`${tag}r:${replay.key}`);
       args.push(String(ttl(replay.expiresAt, now)));

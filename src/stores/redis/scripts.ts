@@ -34,15 +34,19 @@ end
 `;
 
 /**
- * KEYS: session, [replay]. ARGV: [replay ttl ms].
- * Returns { replayed (0|1), st, sk, uid, fam, iat, exp, nx, rat } with '' for absent fields.
+ * KEYS: session, [replay]. ARGV: key prefix with tag, [replay ttl ms].
+ * Returns { replayed (0|1), st, sk, uid, fam, iat, exp, nx, rat } with '' for absent fields. A
+ * rotated record whose family is gone (revoked, or reused and revoked) reads as absent.
  */
 export const LOOKUP = script(`${FIELDS}
 local replayed = 0
 if KEYS[2] then
-  if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then replayed = 1 end
+  if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then replayed = 1 end
 end
 local values = record(KEYS[1])
+if values[1] == 'rotated' and redis.call('EXISTS', ARGV[1] .. 'f:' .. values[4]) == 0 then
+  for i = 1, #FIELDS do values[i] = '' end
+end
 table.insert(values, 1, replayed)
 return values
 `);
