@@ -35,7 +35,7 @@ export { refreshToken } from './use-cases/refresh-token.js';
 export type { RefreshTokenOptions } from './use-cases/refresh-token.js';
 export { revokeSession } from './use-cases/revoke-session.js';
 export type { RevokeSessionOptions } from './use-cases/revoke-session.js';
-export { FAMILY_TAG_LENGTH } from './stores/session-store.js';
+export { EXPIRED_SESSION_RETENTION_MS, FAMILY_TAG_LENGTH } from './stores/session-store.js';
 export type {
   LookupResult,
   ReplayMarker,
