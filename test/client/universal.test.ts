@@ -104,7 +104,7 @@ function dist(file: string): string {
 }
 
 /** `import()` by Node's own ESM loader, not Vite's module runner. */
-const nativeImport = createRequire(import.meta.url)('./native-import.cjs') as (specifier: string) => Promise<unknown>;
+const nativeImport = createRequire(import.meta.url)('../support/native-import.cjs') as (specifier: string) => Promise<unknown>;
 
 const EXPECTED_EXPORTS = [
   'CAA_ACTIONS',

@@ -6,7 +6,7 @@
 
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import * as source from '../../src/index.js';
 
@@ -185,7 +185,7 @@ function assertBuilt(): void {
 }
 
 /** `import()` by Node's own ESM loader, not Vite's module runner (see native-import.cjs). */
-const nativeImport = createRequire(import.meta.url)('./native-import.cjs') as (specifier: string) => Promise<unknown>;
+const nativeImport = createRequire(import.meta.url)('../support/native-import.cjs') as (specifier: string) => Promise<unknown>;
 
 const distUrl = (file: string): URL => new URL(`../../dist/${file}`, import.meta.url);
 
@@ -195,7 +195,7 @@ const IMPLEMENTATIONS: readonly { readonly name: string; readonly load: () => Pr
     name: 'dist/index.js (ESM)',
     load: async () => {
       assertBuilt();
-      return (await nativeImport(pathToFileURL(fileURLToPath(distUrl('index.js'))).href)) as Api;
+      return (await nativeImport(distUrl('index.js').href)) as Api;
     },
   },
   {

@@ -15,7 +15,7 @@ import {
   signCaaHeader,
   verifyCaaSignature,
 } from '../../src/index.js';
-import { SIGNATURE_MISMATCH, TIMESTAMP_OUT_OF_WINDOW, expectThrowsCaaError } from './expect-caa-error.js';
+import { SIGNATURE_MISMATCH, TIMESTAMP_OUT_OF_WINDOW, expectThrowsCaaError } from '../support/expect-caa-error.js';
 
 // Spec vectors V1, V3, V4 and V5.
 const VECTORS = [

@@ -1,5 +1,5 @@
 // Loaded with Node's own `require`, outside Vite's module runner, so that this `import()` goes to
-// Node's ESM loader and the built `dist/client/index.js` is loaded exactly as an application loads it.
+// Node's ESM loader and a built file under dist/ is loaded exactly as an application loads it.
 'use strict';
 
 /** @param {string} specifier @returns {Promise<unknown>} */
