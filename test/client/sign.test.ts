@@ -1,65 +1,12 @@
 /**
- * The client's Web Crypto signing against the spec §4 vectors, byte for byte, and against the
- * server side's `node:crypto` signing on generated inputs.
+ * The client's Web Crypto signing against the spec §4 vectors (test/support/spec-vectors.ts), byte
+ * for byte, and against the server side's `node:crypto` signing on generated inputs.
  */
 
 import { describe, expect, it } from 'vitest';
 import { computeSignatureAsync, signCaaHeaderAsync } from '../../src/client/index.js';
 import { computeSignature, parseCaaHeader, signCaaHeader } from '../../src/index.js';
-
-interface Vector {
-  readonly name: string;
-  readonly action: string;
-  readonly apiKey: string;
-  readonly secretKey: string;
-  readonly timestamp: number;
-  readonly signature: string;
-  readonly header: string;
-}
-
-/** Spec §4, V1 and V3–V5, copied from the spec. */
-const SPEC_VECTORS: readonly Vector[] = [
-  {
-    name: 'V1',
-    action: 'user:personal-profile',
-    apiKey: 'SzggU8dj2xcegXfZVx1ucm/hKgre8DIckHPoxkkn+n0=',
-    secretKey: 'fz/THFXY6gbW7eWh+qKtefvgY49IR2W4v6lpTNimsd0=',
-    timestamp: 1494908261599,
-    signature: 'VHTnYjscONrGXMumaGChvV+Q+Xo=',
-    header:
-      'Caa U3pnZ1U4ZGoyeGNlZ1hmWlZ4MXVjbS9oS2dyZThESWNrSFBveGtrbituMD06VkhUbllqc2NPTnJHWE11bWFHQ2h2VitRK1hvPSAxNDk0OTA4MjYxNTk5',
-  },
-  {
-    name: 'V3',
-    action: 'client:my:refresh-token',
-    apiKey: 'bWFkZS11cC1hcGkta2V5LWZvci10ZXN0cy0wMDAwMDE=',
-    secretKey: 'c2VjcmV0LWtleS1mb3ItdGhlLXNwZWMtdmVjdG9yLTE=',
-    timestamp: 1510213872070,
-    signature: 'RjBz0Ulof2RoRnxnCuMht2bz8AQ=',
-    header:
-      'Caa YldGa1pTMTFjQzFoY0drdGEyVjVMV1p2Y2kxMFpYTjBjeTB3TURBd01ERT06UmpCejBVbG9mMlJvUm54bkN1TWh0MmJ6OEFRPSAxNTEwMjEzODcyMDcw',
-  },
-  {
-    name: 'V4',
-    action: 'client:my:fetch-my-profile',
-    apiKey: 'R1a9t4UhvdZNClWMVAr+AbnqRGv2uyQkzUf1KIuYIPI=',
-    secretKey: 'VeP90RbFdLCDyanLeAKlYOT/r9SIbehNSS6cNOg4ImA=',
-    timestamp: 1700000000000,
-    signature: 'iAxiUqeMBNIH328W2NWcuNXSp5A=',
-    header:
-      'Caa UjFhOXQ0VWh2ZFpOQ2xXTVZBcitBYm5xUkd2MnV5UWt6VWYxS0l1WUlQST06aUF4aVVxZU1CTklIMzI4VzJOV2N1TlhTcDVBPSAxNzAwMDAwMDAwMDAw',
-  },
-  {
-    name: 'V5',
-    action: 'client:my:logout',
-    apiKey: '5rUlwdy7uKg4eYN2C41guTtBKnqG4EwPMebmNJ1YGew=',
-    secretKey: 'zWKcqNvD4x/CAIu14t5HztROyx4g9BUnrn2+RnOJxdY=',
-    timestamp: 1764115200000,
-    signature: 'kJIRPT9QPldKOt3P0w9K5Z8WjHY=',
-    header:
-      'Caa NXJVbHdkeTd1S2c0ZVlOMkM0MWd1VHRCS25xRzRFd1BNZWJtTkoxWUdldz06a0pJUlBUOVFQbGRLT3QzUDB3OUs1WjhXakhZPSAxNzY0MTE1MjAwMDAw',
-  },
-];
+import { SPEC_VECTORS } from '../support/spec-vectors.js';
 
 describe('client web signing: spec §4 vectors', () => {
   for (const vector of SPEC_VECTORS) {

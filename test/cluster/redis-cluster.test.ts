@@ -35,12 +35,13 @@ import {
 import { describeSessionStoreContract } from '../contract/session-store.contract.js';
 import { expectCaaError } from '../support/expect-caa-error.js';
 import { RedisCluster, type ClusterNodeAddress } from '../support/redis-cluster.js';
+import { liveSessionsInRedis, type SessionReader } from '../support/redis-inspect.js';
 import { TestClock, familyOf, makeUser, signedRequest, type Pair } from '../support/use-case-fixtures.js';
 
 /** The store's default prefix, and the layout of its keys: `caa:{T}:s|f|r:…`. */
 const KEY_PATTERN = /^caa:\{(.{2})\}:([sfr]):(.+)$/s;
-const SESSION_KEYS = 'caa:{??}:s:*';
-const ALL_KEYS = 'caa:*';
+const STORE_PREFIX = 'caa:';
+const ALL_KEYS = `${STORE_PREFIX}*`;
 const SPREAD_FAMILIES = 64;
 const BURST = 50;
 
@@ -193,21 +194,14 @@ function parseKey(key: string): ParsedKey {
 
 /** The live sessions of `familyId`, from every session record on every master. */
 async function liveSessions(connection: ClusterConnection, familyId: string): Promise<Session[]> {
-  const keys = (await connection.scanMasters(SESSION_KEYS)).flatMap((master) => master.keys);
-  const sessions: Session[] = [];
-  for (const key of keys) {
-    const fields = await connection.hgetall(key);
-    if (fields.st !== 'live' || fields.fam !== familyId) continue;
-    sessions.push({
-      apiKey: parseKey(key).name,
-      secretKey: fields.sk ?? '',
-      userId: fields.uid ?? '',
-      expireIn: Number(fields.exp),
-      familyId,
-      issuedAt: Number(fields.iat),
-    });
-  }
-  return sessions;
+  const everyMaster: SessionReader = {
+    scan: async (pattern) => (await connection.scanMasters(pattern)).flatMap((master) => master.keys),
+    hgetall: (key) => {
+      parseKey(key); // every session key read must have the store's layout: throws otherwise
+      return connection.hgetall(key);
+    },
+  };
+  return liveSessionsInRedis(everyMaster, STORE_PREFIX, familyId);
 }
 
 /** One script call as the client answered it. */

@@ -47,6 +47,7 @@ import {
 } from '../../src/index.js';
 import { CREATE, LOOKUP, REVOKE, ROTATE } from '../../src/stores/redis/scripts.js';
 import { expectCaaError } from '../support/expect-caa-error.js';
+import { allSessions, ioredisRaw, type SessionHash } from '../support/redis-inspect.js';
 import { RedisServer } from '../support/redis-server.js';
 
 /** The store's `timeoutMs` under test. */
@@ -68,7 +69,8 @@ const MIN_AFTER_FAULT_MS = 1_500;
 const RECOVERY_DEADLINE_MS = 6_000;
 const PAUSE_AFTER_SUCCESS_MS = 25;
 const PAUSE_AFTER_FAILURE_MS = 100;
-const SESSION_KEY_PATTERN = 'caa:{??}:s:*';
+/** The store's default key prefix. */
+const STORE_PREFIX = 'caa:';
 
 // ---------------------------------------------------------------------------------------------
 // The clients under test, configured for an outage.
@@ -319,27 +321,11 @@ function makeUser(i: number): User {
 // Looking at the data in Redis.
 // ---------------------------------------------------------------------------------------------
 
-interface SessionHash {
-  readonly apiKey: string;
-  readonly fields: Record<string, string>;
-}
-
 /** Every session hash under the default prefix, through a fresh connection of its own. */
 async function readSessions(url: string): Promise<SessionHash[]> {
   const redis = new Redis(url);
   try {
-    const keys: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, batch] = await redis.scan(cursor, 'MATCH', SESSION_KEY_PATTERN, 'COUNT', 1000);
-      cursor = next;
-      keys.push(...batch);
-    } while (cursor !== '0');
-    const sessions: SessionHash[] = [];
-    for (const key of keys) {
-      sessions.push({ apiKey: key.slice(key.indexOf('}:s:') + 4), fields: await redis.hgetall(key) });
-    }
-    return sessions;
+    return await allSessions(ioredisRaw(redis), STORE_PREFIX);
   } finally {
     redis.disconnect();
   }

@@ -55,6 +55,7 @@ import {
   type User,
 } from '../../src/index.js';
 import { EXPIRED_SESSION_RETENTION_MS } from '../../src/stores/session-store.js';
+import { ioredisRaw, unexpiredLiveSessionsInRedis } from '../support/redis-inspect.js';
 import { RedisServer } from '../support/redis-server.js';
 import { T0, expectCredentialsResponse, makeUser, publicPart, signedRequest } from '../support/use-case-fixtures.js';
 
@@ -377,6 +378,27 @@ async function refreshWith(model: Model, real: Real, family: ModelFamily, index:
   if (expectation.kind !== 'error') model.lastAccepted = { request, stamp, family, index };
 }
 
+/**
+ * One authenticated call (`what`: authenticate, or logout) with pair #index of `family`, signed for
+ * `action`, at the model's clock; returns what the model expected of it.
+ */
+async function authenticatedCallWith(
+  model: Model,
+  family: ModelFamily,
+  index: number,
+  what: string,
+  action: string,
+  send: (request: { headers: { authorization: string } }) => Promise<unknown>,
+): Promise<Expectation> {
+  const now = model.clock;
+  const expectation = expectAuthenticate(family, index, now);
+  const request = signedRequest(pairAt(family, index), action, takeStamp(model, now));
+  const observed = await observe(send(request));
+  const context = `${what} with ${label(family, index)} at ${at(now)}`;
+  expect(observed, context).toStrictEqual(sessionOutcome(family, expectation));
+  return expectation;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Commands
 // ---------------------------------------------------------------------------------------------
@@ -398,6 +420,32 @@ function sessionOutcome(family: ModelFamily, expectation: Expectation): Observed
   if (expectation.kind === 'pair') return { resolved: sessionOf(family, expectation.pair) };
   if (expectation.kind === 'error') return rejectionOf(expectation.code);
   return { resolved: '<model: authenticate never rotates>' };
+}
+
+/**
+ * A command with the pair `back` steps behind the live pair of family F`familyIndex` (back 0: the
+ * live pair); it applies once the family has that many pairs.
+ */
+abstract class PairCommand implements RotationCommand {
+  constructor(
+    readonly familyIndex: number,
+    readonly back: number,
+  ) {}
+  check(model: Readonly<Model>): boolean {
+    const family = familyAt(model, this.familyIndex);
+    return family !== undefined && family.chain.length > this.back;
+  }
+  /** The family, and the index in its chain of the pair the command uses. */
+  protected target(model: Model): { family: ModelFamily; index: number } {
+    const family = requireFamily(model, this.familyIndex);
+    return { family, index: liveIndex(family) - this.back };
+  }
+  /** The pair as toString names it: `F0 live pair`, `F0 2 back`. */
+  protected pairName(): string {
+    return `F${this.familyIndex} ${this.back === 0 ? 'live pair' : `${this.back} back`}`;
+  }
+  abstract run(model: Model, real: Real): Promise<void>;
+  abstract toString(): string;
 }
 
 /** Login: a new family. */
@@ -489,42 +537,31 @@ class ReuseAfterGrace implements RotationCommand {
 }
 
 /** A refresh with a pair older than the immediate predecessor. */
-class ReuseAncestor implements RotationCommand {
-  constructor(
-    readonly familyIndex: number,
-    readonly back: number,
-  ) {}
-  check(model: Readonly<Model>): boolean {
-    const family = familyAt(model, this.familyIndex);
-    return family !== undefined && family.chain.length > this.back;
-  }
+class ReuseAncestor extends PairCommand {
   async run(model: Model, real: Real): Promise<void> {
-    const family = requireFamily(model, this.familyIndex);
-    await refreshWith(model, real, family, liveIndex(family) - this.back, model.clock);
+    const { family, index } = this.target(model);
+    await refreshWith(model, real, family, index, model.clock);
   }
   toString(): string {
-    return `reuseAncestor(F${this.familyIndex} ${this.back} back)`;
+    return `reuseAncestor(${this.pairName()})`;
   }
 }
 
 /** A delayed request: a rotated pair refreshes with a server clock `earlyMs` before its rotation. */
-class StaleRefresh implements RotationCommand {
+class StaleRefresh extends PairCommand {
   constructor(
-    readonly familyIndex: number,
-    readonly back: number,
+    familyIndex: number,
+    back: number,
     readonly earlyMs: number,
-  ) {}
-  check(model: Readonly<Model>): boolean {
-    const family = familyAt(model, this.familyIndex);
-    return family !== undefined && family.chain.length > this.back;
+  ) {
+    super(familyIndex, back);
   }
   async run(model: Model, real: Real): Promise<void> {
-    const family = requireFamily(model, this.familyIndex);
-    const index = liveIndex(family) - this.back;
+    const { family, index } = this.target(model);
     await refreshWith(model, real, family, index, rotatedAtOf(family, index) - this.earlyMs);
   }
   toString(): string {
-    return `staleRefresh(F${this.familyIndex} ${this.back} back, now = its rotation − ${this.earlyMs} ms)`;
+    return `staleRefresh(${this.pairName()}, now = its rotation − ${this.earlyMs} ms)`;
   }
 }
 
@@ -568,53 +605,29 @@ class ConcurrentRefresh implements RotationCommand {
 }
 
 /** authenticate (fetch-my-profile) with the live pair (back 0) or an old one. */
-class Authenticate implements RotationCommand {
-  constructor(
-    readonly familyIndex: number,
-    readonly back: number,
-  ) {}
-  check(model: Readonly<Model>): boolean {
-    const family = familyAt(model, this.familyIndex);
-    return family !== undefined && family.chain.length > this.back;
-  }
+class Authenticate extends PairCommand {
   async run(model: Model, real: Real): Promise<void> {
-    const family = requireFamily(model, this.familyIndex);
-    const index = liveIndex(family) - this.back;
-    const now = model.clock;
-    const expectation = expectAuthenticate(family, index, now);
-    const request = signedRequest(pairAt(family, index), CAA_ACTIONS.fetchMyProfile, takeStamp(model, now));
-    const observed = await observe(authenticate(real.store, request, CAA_ACTIONS.fetchMyProfile, { now: () => model.clock }));
-    const context = `authenticate with ${label(family, index)} at ${at(now)}`;
-    expect(observed, context).toStrictEqual(sessionOutcome(family, expectation));
+    const { family, index } = this.target(model);
+    await authenticatedCallWith(model, family, index, 'authenticate', CAA_ACTIONS.fetchMyProfile, (request) =>
+      authenticate(real.store, request, CAA_ACTIONS.fetchMyProfile, { now: () => model.clock }),
+    );
   }
   toString(): string {
-    return `authenticate(F${this.familyIndex} ${this.back === 0 ? 'live pair' : `${this.back} back`})`;
+    return `authenticate(${this.pairName()})`;
   }
 }
 
 /** Logout with the live pair (back 0) or an old one: revokes the family when it authenticates. */
-class Logout implements RotationCommand {
-  constructor(
-    readonly familyIndex: number,
-    readonly back: number,
-  ) {}
-  check(model: Readonly<Model>): boolean {
-    const family = familyAt(model, this.familyIndex);
-    return family !== undefined && family.chain.length > this.back;
-  }
+class Logout extends PairCommand {
   async run(model: Model, real: Real): Promise<void> {
-    const family = requireFamily(model, this.familyIndex);
-    const index = liveIndex(family) - this.back;
-    const now = model.clock;
-    const expectation = expectAuthenticate(family, index, now);
-    const request = signedRequest(pairAt(family, index), CAA_ACTIONS.logout, takeStamp(model, now));
-    const observed = await observe(revokeSession(real.store, request, { now: () => model.clock }));
-    const context = `logout with ${label(family, index)} at ${at(now)}`;
-    expect(observed, context).toStrictEqual(sessionOutcome(family, expectation));
+    const { family, index } = this.target(model);
+    const expectation = await authenticatedCallWith(model, family, index, 'logout', CAA_ACTIONS.logout, (request) =>
+      revokeSession(real.store, request, { now: () => model.clock }),
+    );
     if (expectation.kind === 'pair') family.revoked = true;
   }
   toString(): string {
-    return `logout(F${this.familyIndex} ${this.back === 0 ? 'live pair' : `${this.back} back`})`;
+    return `logout(${this.pairName()})`;
   }
 }
 
@@ -764,7 +777,6 @@ describe('rotation model: MemoryStore', () => {
 });
 
 describe('rotation model: RedisStore (ioredis)', () => {
-  const SESSION_KEY_PATTERN = `caa:{${'?'.repeat(FAMILY_TAG_LENGTH)}}:s:*`;
   let server: RedisServer;
   let redis: Redis;
 
@@ -779,29 +791,7 @@ describe('rotation model: RedisStore (ioredis)', () => {
   });
 
   /** Every hash `caa:{T}:s:<apiKey>` with `st` = live and `exp` after `now`. */
-  async function liveSessions(now: number): Promise<Session[]> {
-    const keys: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, batch] = await redis.scan(cursor, 'MATCH', SESSION_KEY_PATTERN, 'COUNT', 1000);
-      cursor = next;
-      keys.push(...batch);
-    } while (cursor !== '0');
-    const sessions: Session[] = [];
-    for (const key of keys) {
-      const fields = await redis.hgetall(key);
-      if (fields.st !== 'live' || Number(fields.exp) <= now) continue;
-      sessions.push({
-        apiKey: key.slice(key.indexOf('}:s:') + 4),
-        secretKey: fields.sk ?? '',
-        userId: fields.uid ?? '',
-        expireIn: Number(fields.exp),
-        familyId: fields.fam ?? '',
-        issuedAt: Number(fields.iat),
-      });
-    }
-    return sessions;
-  }
+  const liveSessions = (now: number): Promise<Session[]> => unexpiredLiveSessionsInRedis(ioredisRaw(redis), 'caa:', now);
 
   it(
     `agrees with the reference model over ${NUM_RUNS} random command sequences`,

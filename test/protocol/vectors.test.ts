@@ -1,7 +1,8 @@
 /**
- * The test vectors of spec §4, byte for byte, plus vectors of our own made with an independent
- * tool (OpenSSL and coreutils, see {@link OWN_VECTORS}), run against the source and against both
- * built files (`dist/index.js` loaded by Node's own ESM loader, `dist/index.cjs` by `require`).
+ * The test vectors of spec §4 (from test/support/spec-vectors.ts), plus vectors of our own made
+ * with an independent tool (OpenSSL and coreutils, see {@link OWN_VECTORS}), run against the source
+ * and against both built files (`dist/index.js` loaded by Node's own ESM loader, `dist/index.cjs`
+ * by `require`).
  */
 
 import { createHash } from 'node:crypto';
@@ -9,78 +10,21 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import * as source from '../../src/index.js';
+import { SPEC_V2, SPEC_VECTORS, type SpecVector } from '../support/spec-vectors.js';
 
 type Api = typeof source;
 
-interface SignedVector {
-  readonly name: string;
-  readonly action: string;
-  readonly apiKey: string;
-  readonly secretKey: string;
-  readonly timestamp: number;
-  /** Given only where the spec (or our own tool run) gives it. */
-  readonly stringToSign?: string;
-  readonly signature: string;
-  /** The canonical header: `Caa`, one space, base64 with one space before the timestamp. */
-  readonly header: string;
+/** A signed vector; ours may add non-canonical headers to the spec's fields. */
+interface SignedVector extends SpecVector {
   /** Non-canonical headers a client may send for the same credentials; they must parse the same. */
   readonly alsoAccepted?: readonly string[];
 }
 
-/** Spec §4, V1 and V3–V5: signed vectors. */
-const SPEC_VECTORS: readonly SignedVector[] = [
-  {
-    name: 'V1 (the original signature document)',
-    action: 'user:personal-profile',
-    apiKey: 'SzggU8dj2xcegXfZVx1ucm/hKgre8DIckHPoxkkn+n0=',
-    secretKey: 'fz/THFXY6gbW7eWh+qKtefvgY49IR2W4v6lpTNimsd0=',
-    timestamp: 1494908261599,
-    stringToSign:
-      '?action=user:personal-profile&apiKey=SzggU8dj2xcegXfZVx1ucm/hKgre8DIckHPoxkkn+n0=&secretKey=fz/THFXY6gbW7eWh+qKtefvgY49IR2W4v6lpTNimsd0=&timestamp=1494908261599',
-    signature: 'VHTnYjscONrGXMumaGChvV+Q+Xo=',
-    header:
-      'Caa U3pnZ1U4ZGoyeGNlZ1hmWlZ4MXVjbS9oS2dyZThESWNrSFBveGtrbituMD06VkhUbllqc2NPTnJHWE11bWFHQ2h2VitRK1hvPSAxNDk0OTA4MjYxNTk5',
-  },
-  {
-    name: 'V3',
-    action: 'client:my:refresh-token',
-    apiKey: 'bWFkZS11cC1hcGkta2V5LWZvci10ZXN0cy0wMDAwMDE=',
-    secretKey: 'c2VjcmV0LWtleS1mb3ItdGhlLXNwZWMtdmVjdG9yLTE=',
-    timestamp: 1510213872070,
-    signature: 'RjBz0Ulof2RoRnxnCuMht2bz8AQ=',
-    header:
-      'Caa YldGa1pTMTFjQzFoY0drdGEyVjVMV1p2Y2kxMFpYTjBjeTB3TURBd01ERT06UmpCejBVbG9mMlJvUm54bkN1TWh0MmJ6OEFRPSAxNTEwMjEzODcyMDcw',
-  },
-  {
-    name: 'V4',
-    action: 'client:my:fetch-my-profile',
-    apiKey: 'R1a9t4UhvdZNClWMVAr+AbnqRGv2uyQkzUf1KIuYIPI=',
-    secretKey: 'VeP90RbFdLCDyanLeAKlYOT/r9SIbehNSS6cNOg4ImA=',
-    timestamp: 1700000000000,
-    signature: 'iAxiUqeMBNIH328W2NWcuNXSp5A=',
-    header:
-      'Caa UjFhOXQ0VWh2ZFpOQ2xXTVZBcitBYm5xUkd2MnV5UWt6VWYxS0l1WUlQST06aUF4aVVxZU1CTklIMzI4VzJOV2N1TlhTcDVBPSAxNzAwMDAwMDAwMDAw',
-  },
-  {
-    name: 'V5',
-    action: 'client:my:logout',
-    apiKey: '5rUlwdy7uKg4eYN2C41guTtBKnqG4EwPMebmNJ1YGew=',
-    secretKey: 'zWKcqNvD4x/CAIu14t5HztROyx4g9BUnrn2+RnOJxdY=',
-    timestamp: 1764115200000,
-    signature: 'kJIRPT9QPldKOt3P0w9K5Z8WjHY=',
-    header:
-      'Caa NXJVbHdkeTd1S2c0ZVlOMkM0MWd1VHRCS25xRzRFd1BNZWJtTkoxWUdldz06a0pJUlBUOVFQbGRLT3QzUDB3OUs1WjhXakhZPSAxNzY0MTE1MjAwMDAw',
-  },
-];
-
-/** Spec §4, V2: the request of the endpoint document; its secret is unknown, so parse only. */
-const V2 = {
-  header:
-    'Caa N1QrTys5S01TbW0vL1Qrbi9yYlJrbkYxNzlFU3VaTGVTUXc0Ky96OHQ2ND06UytxZHBrbmZBS0l3WGY0YWFxdWNxd1Nsb1NzPSAxNTEwMjEzODcyMDcw',
-  apiKey: '7T+O+9KMSmm//T+n/rbRknF179ESuZLeSQw4+/z8t64=',
-  signature: 'S+qdpknfAKIwXf4aaqucqwSloSs=',
-  timestamp: 1510213872070,
-} as const;
+/** Spec §4, V1 and V3–V5, named with their origin where the spec gives one. */
+const SPEC_SIGNED: readonly SignedVector[] = SPEC_VECTORS.map((v) => ({
+  ...v,
+  name: v.origin === undefined ? v.name : `${v.name} (${v.origin})`,
+}));
 
 /** A non-ASCII action (CJK, Latin-1 letters and an astral emoji): 2-, 3- and 4-byte UTF-8 sequences. */
 const UTF8_ACTION = 'client:\u6211\u7684:\u5237\u65b0\u4ee4\u724c-\u00fcn\u00efc\u00f6d\u00e9-\u{1f511}';
@@ -176,7 +120,7 @@ const OWN_VECTORS: readonly SignedVector[] = [
   },
 ];
 
-const ALL_SIGNED = [...SPEC_VECTORS, ...OWN_VECTORS];
+const ALL_SIGNED = [...SPEC_SIGNED, ...OWN_VECTORS];
 
 const distBuildError = inject('distBuildError');
 
@@ -270,15 +214,17 @@ describe.each(IMPLEMENTATIONS)('$name', ({ load }) => {
 
   describe('V2 (the refresh-token endpoint document, parse only)', () => {
     it('parses to the documented apiKey, signature and timestamp', () => {
-      expect(api.parseCaaHeader(V2.header)).toStrictEqual({
-        apiKey: V2.apiKey,
-        signature: V2.signature,
-        timestamp: V2.timestamp,
+      expect(api.parseCaaHeader(SPEC_V2.header)).toStrictEqual({
+        apiKey: SPEC_V2.apiKey,
+        signature: SPEC_V2.signature,
+        timestamp: SPEC_V2.timestamp,
       });
     });
 
     it('formats the documented credentials to the documented header', () => {
-      expect(api.formatCaaHeader({ apiKey: V2.apiKey, signature: V2.signature, timestamp: V2.timestamp })).toBe(V2.header);
+      expect(api.formatCaaHeader({ apiKey: SPEC_V2.apiKey, signature: SPEC_V2.signature, timestamp: SPEC_V2.timestamp })).toBe(
+        SPEC_V2.header,
+      );
     });
   });
 

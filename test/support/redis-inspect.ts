@@ -80,8 +80,17 @@ export function nodeRedisRaw(client: NodeRedisClient): RawRedis {
   };
 }
 
+/** SCAN and HGETALL: all that reading the session hashes takes. */
+export type SessionReader = Pick<RawRedis, 'scan' | 'hgetall'>;
+
+/** A session hash `P{T}:s:<apiKey>` as Redis holds it: the apiKey its key names, and its fields. */
+export interface SessionHash {
+  readonly apiKey: string;
+  readonly fields: Record<string, string>;
+}
+
 /** The session keys (`P{T}:s:<apiKey>`) under `prefix`, each with the apiKey it names. */
-export async function sessionKeys(raw: RawRedis, prefix: string): Promise<{ key: string; apiKey: string }[]> {
+export async function sessionKeys(raw: SessionReader, prefix: string): Promise<{ key: string; apiKey: string }[]> {
   const keys = await raw.scan(`${prefix}*`);
   const sessions: { key: string; apiKey: string }[] = [];
   for (const key of keys) {
@@ -91,22 +100,38 @@ export async function sessionKeys(raw: RawRedis, prefix: string): Promise<{ key:
   return sessions;
 }
 
-/** The live sessions of `familyId` as Redis holds them: SCAN over the `s:` keys, then HGETALL. */
-export async function liveSessionsInRedis(raw: RawRedis, prefix: string, familyId: string): Promise<Session[]> {
-  const live: Session[] = [];
-  for (const { key, apiKey } of await sessionKeys(raw, prefix)) {
-    const hash = await raw.hgetall(key);
-    if (hash.st !== 'live' || hash.fam !== familyId) continue;
-    live.push({
-      apiKey,
-      secretKey: hash.sk ?? '',
-      userId: hash.uid ?? '',
-      expireIn: Number(hash.exp),
-      familyId,
-      issuedAt: Number(hash.iat),
-    });
-  }
-  return live;
+/** Every session hash under `prefix`, whatever its state: SCAN over the `s:` keys, then HGETALL. */
+export async function allSessions(raw: SessionReader, prefix: string): Promise<SessionHash[]> {
+  const sessions: SessionHash[] = [];
+  for (const { key, apiKey } of await sessionKeys(raw, prefix)) sessions.push({ apiKey, fields: await raw.hgetall(key) });
+  return sessions;
+}
+
+/** The session a (live) session hash stands for. */
+function sessionOf({ apiKey, fields }: SessionHash): Session {
+  return {
+    apiKey,
+    secretKey: fields.sk ?? '',
+    userId: fields.uid ?? '',
+    expireIn: Number(fields.exp),
+    familyId: fields.fam ?? '',
+    issuedAt: Number(fields.iat),
+  };
+}
+
+/** The live sessions of `familyId` as Redis holds them, expired or not. */
+export async function liveSessionsInRedis(raw: SessionReader, prefix: string, familyId: string): Promise<Session[]> {
+  const sessions = await allSessions(raw, prefix);
+  return sessions.filter(({ fields }) => fields.st === 'live' && fields.fam === familyId).map(sessionOf);
+}
+
+/**
+ * The live sessions of every family as Redis holds them, but those whose `exp` is at or before
+ * `now` (a hash with no readable `exp` stays in, for the caller's comparison to show it).
+ */
+export async function unexpiredLiveSessionsInRedis(raw: SessionReader, prefix: string, now: number): Promise<Session[]> {
+  const sessions = await allSessions(raw, prefix);
+  return sessions.filter(({ fields }) => fields.st === 'live' && !(Number(fields.exp) <= now)).map(sessionOf);
 }
 
 /** A contract fixture over a RedisStore whose keys all start with `prefix`. */
