@@ -5,15 +5,38 @@ import js from '@eslint/js';
 import { defineConfig, globalIgnores } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
-/** The Node globals plain JavaScript files here use (TypeScript files get theirs from @types/node). */
-const nodeGlobals = {
-  process: 'readonly',
-  console: 'readonly',
-  Buffer: 'readonly',
-  URL: 'readonly',
-  setTimeout: 'readonly',
-  clearTimeout: 'readonly',
-};
+/** Node 20 globals, for plain JavaScript files (TypeScript files get theirs from @types/node). */
+const nodeGlobals = Object.fromEntries(
+  [
+    'AbortController',
+    'AbortSignal',
+    'Buffer',
+    'Headers',
+    'Request',
+    'Response',
+    'TextDecoder',
+    'TextEncoder',
+    'URL',
+    'URLSearchParams',
+    'atob',
+    'btoa',
+    'clearImmediate',
+    'clearInterval',
+    'clearTimeout',
+    'console',
+    'crypto',
+    'fetch',
+    'global',
+    'globalThis',
+    'performance',
+    'process',
+    'queueMicrotask',
+    'setImmediate',
+    'setInterval',
+    'setTimeout',
+    'structuredClone',
+  ].map((name) => [name, 'readonly']),
+);
 
 export default defineConfig(
   globalIgnores(['dist/', 'docs/', 'node_modules/', 'coverage/', 'bench/results/']),
@@ -45,7 +68,7 @@ export default defineConfig(
     files: ['**/*.cjs'],
     languageOptions: {
       sourceType: 'commonjs',
-      globals: { ...nodeGlobals, module: 'writable', exports: 'writable', require: 'readonly', __dirname: 'readonly' },
+      globals: { ...nodeGlobals, module: 'writable', exports: 'writable', require: 'readonly', __dirname: 'readonly', __filename: 'readonly' },
     },
   },
 );

@@ -11,6 +11,7 @@ import {
   refreshToken,
   revokeSession,
   toPublicUser,
+  type IssueOptions,
   type SessionStore,
 } from 'caa-auth';
 import { NOT_FOUND, toErrorResponse } from '../shared/errors.js';
@@ -24,9 +25,20 @@ export interface BuildAppOptions {
   logger?: FastifyServerOptions['logger'];
   /** Adds `DELETE /api/admin/users/:id` (unauthenticated) for the end-to-end tests. */
   testRoutes?: boolean;
+  /**
+   * Passed to every caa-auth use case (session lifetime `ttlMs`, clock `now`, `skewMs`); the
+   * library's defaults when absent. The soak test uses it for a short session lifetime.
+   */
+  useCaseOptions?: Pick<IssueOptions, 'ttlMs' | 'now' | 'skewMs'>;
 }
 
-export async function buildApp({ store, users, logger = false, testRoutes = false }: BuildAppOptions): Promise<FastifyInstance> {
+export async function buildApp({
+  store,
+  users,
+  logger = false,
+  testRoutes = false,
+  useCaseOptions = {},
+}: BuildAppOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger });
 
   // The original clients post refresh-token as an empty `application/x-www-form-urlencoded` body,
@@ -41,12 +53,12 @@ export async function buildApp({ store, users, logger = false, testRoutes = fals
     else parseJson(request, text, done);
   });
 
-  await app.register(caaPlugin, { store });
+  await app.register(caaPlugin, { store, authenticateOptions: useCaseOptions });
 
   app.post('/api/my/login', async (request, reply) => {
     const user = await checkLogin(users, request.body);
     if (user === null) return reply.status(LOGIN_FAILED.status).send(LOGIN_FAILED.body);
-    return issueSession(store, user);
+    return issueSession(store, user, useCaseOptions);
   });
 
   app.get('/api/my', { preHandler: app.caaAuth(CAA_ACTIONS.fetchMyProfile) }, async (request) => {
@@ -55,10 +67,10 @@ export async function buildApp({ store, users, logger = false, testRoutes = fals
     return { user: toPublicUser(user) };
   });
 
-  app.post('/api/my/refresh-token', async (request) => refreshToken(store, users, request));
+  app.post('/api/my/refresh-token', async (request) => refreshToken(store, users, request, useCaseOptions));
 
   app.delete('/api/my/logout', async (request) => {
-    await revokeSession(store, request);
+    await revokeSession(store, request, useCaseOptions);
     return { message: 'ok' };
   });
 

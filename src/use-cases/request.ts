@@ -14,30 +14,31 @@ export interface HeadersLike {
   get(name: string): string | null;
 }
 
-/**
- * Anything that carries request headers. `rawHeaders` (a Node `IncomingMessage`, an Express
- * request) or `raw.rawHeaders` (a Fastify request) is read when present, only to notice an
- * `Authorization` header sent more than once: Node keeps the first and drops the others from
- * `headers`.
- */
-export type RequestLike =
-  | HeadersLike
-  | {
-      readonly headers: HeaderRecord | HeadersLike;
-      readonly rawHeaders?: readonly string[];
-      readonly raw?: { readonly rawHeaders?: readonly string[] };
-    };
+/** Anything that carries request headers. */
+export type RequestLike = HeadersLike | { readonly headers: HeaderRecord | HeadersLike };
 
 function isHeadersLike(value: unknown): value is HeadersLike {
   return typeof (value as { get?: unknown }).get === 'function';
 }
 
-/** True when Node's `rawHeaders` (name, value, name, value, …) name `Authorization` more than once. */
-function isRepeated(rawHeaders: unknown): boolean {
-  if (!Array.isArray(rawHeaders)) return false;
+/**
+ * Node's `rawHeaders` (name, value, name, value, …) of a Node `IncomingMessage` or an Express
+ * request, or `raw.rawHeaders` of a Fastify request; `undefined` for other shapes.
+ */
+function rawHeadersOf(req: object): readonly unknown[] | undefined {
+  const own: unknown = Reflect.get(req, 'rawHeaders');
+  if (Array.isArray(own)) return own;
+  const raw: unknown = Reflect.get(req, 'raw');
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const inner: unknown = Reflect.get(raw, 'rawHeaders');
+  return Array.isArray(inner) ? inner : undefined;
+}
+
+/** True when raw headers name `Authorization` more than once (any case). */
+function isRepeated(rawHeaders: readonly unknown[]): boolean {
   let seen = false;
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name: unknown = rawHeaders[i];
+    const name = rawHeaders[i];
     if (typeof name === 'string' && name.length === 13 && name.toLowerCase() === 'authorization') {
       if (seen) return true;
       seen = true;
@@ -48,7 +49,9 @@ function isRepeated(rawHeaders: unknown): boolean {
 
 /**
  * The `Authorization` value of a request, or `undefined` when it is missing or sent more than once
- * (a repeated credential is refused, not guessed at).
+ * (a repeated credential is refused, not guessed at). Node keeps only the first of several
+ * `Authorization` lines in `req.headers`, so the lines are counted in `rawHeaders` (Node, Express)
+ * or `raw.rawHeaders` (Fastify) when the request has them.
  *
  * @example
  * ```ts
@@ -61,9 +64,9 @@ function isRepeated(rawHeaders: unknown): boolean {
  * ```
  */
 export function readAuthorization(req: RequestLike): string | undefined {
-  if (isHeadersLike(req)) return req.get('authorization') ?? undefined;
-  if (isRepeated(req.rawHeaders) || isRepeated(req.raw?.rawHeaders)) return undefined;
-  const headers = req.headers;
+  const rawHeaders = rawHeadersOf(req);
+  if (rawHeaders !== undefined && isRepeated(rawHeaders)) return undefined;
+  const headers = isHeadersLike(req) ? req : req.headers;
   if (isHeadersLike(headers)) return headers.get('authorization') ?? undefined;
   let value = headers.authorization;
   if (value === undefined) {

@@ -1,0 +1,392 @@
+/**
+ * Throughput at the HTTP edge: autocannon against the Fastify example app.
+ *
+ * 1. **Authentication cost** — `GET /api/my` (a `Caa` header checked by `authenticate` on a
+ *    `MemoryStore`) against its unauthenticated twin (`bench/http-server.ts`: same handler body,
+ *    same `{ user }` answer, no preHandler). Both get the same freshly signed header on every
+ *    request, so the client does the same work and the requests have the same size; the twin
+ *    ignores it. Medians of {@link ROUNDS} rounds of {@link ROUND_S} s, the order alternating each
+ *    round; the ratio is the median of the rounds' ratios (the two runs of a round see about the
+ *    same machine load), the ratio of the median req/s is reported beside it. Target:
+ *    authenticated ≥ 90 % of unauthenticated. On a shared machine req/s swing with the load of
+ *    other processes, so the server's CPU time per request (read from the server before and after
+ *    each run) is reported too: its ratio is the same comparison, far less disturbed.
+ * 2. **Refresh** — `POST /api/my/refresh-token`, every connection holding its own session and
+ *    signing each refresh with the pair the previous one returned, on `RedisStore` (a real
+ *    `redis-server` this script starts) and, as the baseline, on `MemoryStore`. Every answer that
+ *    is not 200 is counted and reported with its message; there must be none.
+ *
+ * Each server is a child process (`node <tsx cli> bench/http-server.ts`), not an app inside this
+ * process: autocannon then does not share an event loop with the server it measures, so the
+ * client's own work (signing, parsing) never counts as the server's. On a 2-core machine the
+ * server gets one core and autocannon the other.
+ *
+ * Run: `npm run bench:http` (about 75 s). Writes bench/results/http.json; exits 1 if any answer
+ * was not 2xx (the throughput target is reported, not enforced: the machine is shared).
+ */
+
+import { cpus, loadavg, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import autocannon, { type AutocannonOptions, type AutocannonRequest, type AutocannonResult } from 'autocannon';
+import { Redis } from 'ioredis';
+import { CAA_ACTIONS, signCaaHeader } from 'caa-auth';
+import { DEMO_MOBILE, DEMO_PASSWORD } from '../examples/shared/users.js';
+import { CapturedProcess, TSX_CLI } from '../test/examples/example-process.js';
+import { RedisServer, freePort } from '../test/support/redis-server.js';
+import { CPU_USAGE, LISTENING, UNAUTHENTICATED_TWIN } from './http-server.js';
+import { writeJson } from './report.js';
+
+/** Concurrent connections of every run; each refresh connection holds one session. */
+const CONNECTIONS = 32;
+/**
+ * Rounds of the authentication comparison (each: both routes back to back, order alternating).
+ * Many short rounds rather than a few long ones: on a shared machine the load changes from second
+ * to second, and the two runs of one round see nearly the same load.
+ */
+const ROUNDS = 10;
+/** Rounds of the refresh comparison (each: both stores, order alternating). */
+const REFRESH_ROUNDS = 4;
+/** Seconds per run. */
+const ROUND_S = 2;
+/** Seconds of warm-up per route before its rounds (JIT, connection setup). */
+const WARMUP_S = 3;
+/** Authenticated req/s must be at least this share of unauthenticated. */
+const TARGET_RATIO = 0.9;
+const START_TIMEOUT_MS = 60_000;
+const RESULTS_FILE = fileURLToPath(new URL('./results/http.json', import.meta.url));
+
+const PROFILE = '/api/my';
+const REFRESH = '/api/my/refresh-token';
+
+/** A session's current pair; refresh runs replace it in place. */
+interface Pair {
+  apiKey: string;
+  secretKey: string;
+}
+
+interface BenchServer {
+  readonly name: string;
+  readonly url: string;
+  readonly process: CapturedProcess;
+}
+
+/** One autocannon run, summarised. */
+interface RunSummary {
+  reqPerSec: number;
+  /** Server CPU time (user + system) per completed request, µs. */
+  cpuMicrosPerRequest: number;
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+  requests: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  const upper = sorted[middle] ?? Number.NaN;
+  return sorted.length % 2 === 1 ? upper : ((sorted[middle - 1] ?? Number.NaN) + upper) / 2;
+}
+
+function summarise(result: AutocannonResult, cpuMicros: number): RunSummary {
+  return {
+    reqPerSec: result.requests.total / result.duration,
+    cpuMicrosPerRequest: cpuMicros / result.requests.total,
+    latencyP50Ms: result.latency.p50,
+    latencyP99Ms: result.latency.p99,
+    requests: result.requests.total,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+  };
+}
+
+/** The server's CPU time so far, µs. */
+async function serverCpuMicros(server: BenchServer): Promise<number> {
+  const res = await fetch(`${server.url}${CPU_USAGE}`);
+  const { micros } = (await res.json()) as { micros?: unknown };
+  if (typeof micros !== 'number') throw new Error(`${server.name}: no CPU usage`);
+  return micros;
+}
+
+/** One autocannon run against `server`, with the server CPU time it cost. */
+async function run(server: BenchServer, options: Omit<AutocannonOptions, 'url'>): Promise<RunSummary> {
+  const cpuBefore = await serverCpuMicros(server);
+  const result = await new Promise<AutocannonResult>((resolve, reject) => {
+    autocannon({ ...options, url: server.url }, (err, answer) => (err ? reject(err) : resolve(answer)));
+  });
+  return summarise(result, (await serverCpuMicros(server)) - cpuBefore);
+}
+
+/** Starts `bench/http-server.ts` on a free port and waits for its listening line. */
+async function startServer(name: string, redisUrl?: string): Promise<BenchServer> {
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env, HOST: '127.0.0.1', PORT: String(port) };
+  delete env.REDIS_URL;
+  if (redisUrl !== undefined) env.REDIS_URL = redisUrl;
+  const child = new CapturedProcess(process.execPath, [TSX_CLI, 'bench/http-server.ts'], env);
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (!child.output.includes(`${LISTENING} ${url}`)) {
+    if (child.exited || Date.now() > deadline) {
+      await child.stop();
+      throw new Error(`bench server (${name}) did not start:\n${child.output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return { name, url, process: child };
+}
+
+/** `count` sessions of the demo user, logged in over HTTP. */
+async function login(server: BenchServer, count: number): Promise<Pair[]> {
+  return Promise.all(
+    Array.from({ length: count }, async () => {
+      const res = await fetch(`${server.url}/api/my/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ mobile: DEMO_MOBILE, password: DEMO_PASSWORD }),
+      });
+      const body: unknown = await res.json();
+      const { apiKey, secretKey } = (body ?? {}) as { apiKey?: unknown; secretKey?: unknown };
+      if (res.status !== 200 || typeof apiKey !== 'string' || typeof secretKey !== 'string') {
+        throw new Error(`login on ${server.name} failed: ${res.status}`);
+      }
+      return { apiKey, secretKey };
+    }),
+  );
+}
+
+/** Hands each new connection the next session of `pairs`. */
+function sessionPerConnection(pairs: readonly Pair[]): () => Pair {
+  let next = 0;
+  return () => {
+    const pair = pairs[next++ % pairs.length];
+    if (pair === undefined) throw new Error('no sessions');
+    return pair;
+  };
+}
+
+/** GET `path` with a header freshly signed for `GET /api/my` on every request. */
+async function profileRun(server: BenchServer, path: string, pairs: readonly Pair[], seconds: number): Promise<RunSummary> {
+  const take = sessionPerConnection(pairs);
+  return run(server, {
+    connections: CONNECTIONS,
+    duration: seconds,
+    setupClient(client) {
+      const pair = take();
+      const request: AutocannonRequest = {
+        method: 'GET',
+        path,
+        setupRequest: (req) => ({
+          ...req,
+          headers: { ...req.headers, authorization: signCaaHeader({ action: CAA_ACTIONS.fetchMyProfile, ...pair }) },
+        }),
+      };
+      client.setRequests([request]);
+    },
+  });
+}
+
+/** Refreshes in a chain per connection; every answer but 200 lands in `failures` by status and message. */
+async function refreshRun(server: BenchServer, pairs: readonly Pair[], seconds: number, failures: Map<string, number>): Promise<RunSummary> {
+  const take = sessionPerConnection(pairs);
+  return run(server, {
+    connections: CONNECTIONS,
+    duration: seconds,
+    setupClient(client) {
+      const pair = take();
+      const request: AutocannonRequest = {
+        method: 'POST',
+        path: REFRESH,
+        setupRequest: (req) => ({
+          ...req,
+          headers: { ...req.headers, authorization: signCaaHeader({ action: CAA_ACTIONS.refreshToken, ...pair }) },
+        }),
+        onResponse: (status, body) => {
+          const parsed: unknown = JSON.parse(body);
+          const { apiKey, secretKey, message } = (parsed ?? {}) as { apiKey?: unknown; secretKey?: unknown; message?: unknown };
+          if (status === 200 && typeof apiKey === 'string' && typeof secretKey === 'string') {
+            pair.apiKey = apiKey;
+            pair.secretKey = secretKey;
+            return;
+          }
+          const key = `${status} ${typeof message === 'string' ? message : body.slice(0, 60)}`;
+          failures.set(key, (failures.get(key) ?? 0) + 1);
+        },
+      };
+      client.setRequests([request]);
+    },
+  });
+}
+
+const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+
+async function main(): Promise<number> {
+  const loadBefore = loadavg();
+  const started = Date.now();
+  const redis = await RedisServer.start();
+  const servers: BenchServer[] = [];
+  try {
+    const admin = new Redis(redis.url);
+    const redisVersion = /redis_version:(\S+)/.exec(await admin.info('server'))?.[1] ?? 'unknown';
+    admin.disconnect();
+    const [memory, onRedis] = await Promise.all([startServer('MemoryStore'), startServer('RedisStore', redis.url)]);
+    servers.push(memory, onRedis);
+    const [memoryPairs, redisPairs] = await Promise.all([login(memory, CONNECTIONS), login(onRedis, CONNECTIONS)]);
+    console.log(`servers up and ${2 * CONNECTIONS} sessions logged in after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+    // 1. Authentication cost.
+    const routes = [
+      { name: 'GET /api/my (Caa authenticated)', path: PROFILE },
+      { name: `GET ${UNAUTHENTICATED_TWIN} (unauthenticated twin)`, path: UNAUTHENTICATED_TWIN },
+    ] as const;
+    for (const route of routes) await profileRun(memory, route.path, memoryPairs, WARMUP_S);
+    const profileRounds: RunSummary[][] = [[], []];
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? [0, 1] : [1, 0];
+      for (const i of order) {
+        const route = routes[i === 0 ? 0 : 1];
+        profileRounds[i]?.push(await profileRun(memory, route.path, memoryPairs, ROUND_S));
+      }
+    }
+
+    // 2. Refresh, one session per connection, each refresh signed with the pair the last returned.
+    const stores = [
+      { name: 'MemoryStore', server: memory, pairs: memoryPairs },
+      { name: `RedisStore (ioredis, redis-server ${redisVersion})`, server: onRedis, pairs: redisPairs },
+    ] as const;
+    const refreshFailures = [new Map<string, number>(), new Map<string, number>()] as const;
+    for (const [i, store] of stores.entries()) await refreshRun(store.server, store.pairs, WARMUP_S, refreshFailures[i === 0 ? 0 : 1]);
+    const refreshRounds: RunSummary[][] = [[], []];
+    for (let round = 0; round < REFRESH_ROUNDS; round++) {
+      const order = round % 2 === 0 ? [0, 1] : [1, 0];
+      for (const i of order) {
+        const store = stores[i === 0 ? 0 : 1];
+        refreshRounds[i]?.push(await refreshRun(store.server, store.pairs, ROUND_S, refreshFailures[i === 0 ? 0 : 1]));
+      }
+    }
+
+    const describe = (name: string, rounds: readonly RunSummary[]) => ({
+      name,
+      reqPerSecMedian: median(rounds.map((r) => r.reqPerSec)),
+      reqPerSecRounds: rounds.map((r) => Math.round(r.reqPerSec)),
+      cpuMicrosPerRequestMedian: median(rounds.map((r) => r.cpuMicrosPerRequest)),
+      latencyP50MsMedian: median(rounds.map((r) => r.latencyP50Ms)),
+      latencyP99MsMedian: median(rounds.map((r) => r.latencyP99Ms)),
+      requests: rounds.reduce((sum, r) => sum + r.requests, 0),
+      non2xx: rounds.reduce((sum, r) => sum + r.non2xx, 0),
+      errors: rounds.reduce((sum, r) => sum + r.errors, 0),
+      timeouts: rounds.reduce((sum, r) => sum + r.timeouts, 0),
+    });
+    const authenticated = describe(routes[0].name, profileRounds[0] ?? []);
+    const unauthenticated = describe(routes[1].name, profileRounds[1] ?? []);
+    const pairedRatios = (a: readonly RunSummary[] = [], b: readonly RunSummary[] = []): number[] =>
+      a.map((r, i) => r.reqPerSec / (b[i]?.reqPerSec ?? Number.NaN));
+    const perRoundRatios = pairedRatios(profileRounds[0], profileRounds[1]);
+    // Capacity from CPU time: unauthenticated CPU per request ÷ authenticated CPU per request.
+    const cpuRatios = (profileRounds[0] ?? []).map(
+      (r, i) => (profileRounds[1]?.[i]?.cpuMicrosPerRequest ?? Number.NaN) / r.cpuMicrosPerRequest,
+    );
+    const cpuRatio = median(cpuRatios);
+    const ratio = median(perRoundRatios);
+    const ratioOfMedians = authenticated.reqPerSecMedian / unauthenticated.reqPerSecMedian;
+    const refreshMemory = describe(stores[0].name, refreshRounds[0] ?? []);
+    const refreshRedis = describe(stores[1].name, refreshRounds[1] ?? []);
+    const refreshPerRoundRatios = pairedRatios(refreshRounds[1], refreshRounds[0]);
+    const refreshRatio = median(refreshPerRoundRatios);
+
+    console.log(
+      `\nhttp: Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB; ` +
+        `autocannon, ${CONNECTIONS} connections, pipelining 1; medians of ${ROUNDS} (refresh: ${REFRESH_ROUNDS}) rounds × ${ROUND_S} s, ` +
+        `order alternating; load average before ${loadBefore.map((l) => l.toFixed(1)).join(' ')}`,
+    );
+    const row = (group: string, d: ReturnType<typeof describe>, ratioText: string) => ({
+      group,
+      scenario: d.name,
+      'req/s (median)': integer.format(d.reqPerSecMedian),
+      rounds: d.reqPerSecRounds.map((n) => integer.format(n)).join(' '),
+      'server CPU µs/req': d.cpuMicrosPerRequestMedian.toFixed(0),
+      'p50 ms': d.latencyP50MsMedian,
+      'p99 ms': d.latencyP99MsMedian,
+      ratio: ratioText,
+      'non-2xx': d.non2xx,
+    });
+    console.table([
+      row('auth', authenticated, `${ratio.toFixed(3)} of unauthenticated`),
+      row('auth', unauthenticated, 'baseline'),
+      row('refresh', refreshMemory, 'baseline'),
+      row('refresh', refreshRedis, `${refreshRatio.toFixed(3)} of MemoryStore`),
+    ]);
+    const met = ratio >= TARGET_RATIO;
+    const cpuMet = cpuRatio >= TARGET_RATIO;
+    console.log(
+      `authenticated / unauthenticated = ${(ratio * 100).toFixed(1)} % (median of the rounds: ` +
+        `${perRoundRatios.map((r) => (r * 100).toFixed(1)).join(', ')} %; ratio of the median req/s: ${(ratioOfMedians * 100).toFixed(1)} %); ` +
+        `target ≥ ${TARGET_RATIO * 100} %: ${met ? 'MET' : 'NOT MET'}`,
+    );
+    console.log(
+      `by server CPU time per request (less disturbed by other load): authenticated = ${(cpuRatio * 100).toFixed(1)} % of ` +
+        `unauthenticated capacity (rounds: ${cpuRatios.map((r) => (r * 100).toFixed(1)).join(', ')} %); ` +
+        `target ≥ ${TARGET_RATIO * 100} %: ${cpuMet ? 'MET' : 'NOT MET'}`,
+    );
+    const failures = {
+      MemoryStore: Object.fromEntries(refreshFailures[0]),
+      RedisStore: Object.fromEntries(refreshFailures[1]),
+    };
+    const unexpected =
+      [authenticated, unauthenticated, refreshMemory, refreshRedis].reduce((sum, d) => sum + d.non2xx + d.errors, 0) +
+      refreshFailures[0].size +
+      refreshFailures[1].size;
+    console.log(`refresh answers other than 200 (warm-up included): ${JSON.stringify(failures)}`);
+
+    writeJson(RESULTS_FILE, {
+      bench: 'http',
+      date: new Date().toISOString(),
+      node: process.version,
+      machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memoryGiB: Number((totalmem() / 2 ** 30).toFixed(1)) },
+      loadAverage: { before: loadBefore, after: loadavg() },
+      redisServer: redisVersion,
+      settings: { connections: CONNECTIONS, pipelining: 1, rounds: ROUNDS, refreshRounds: REFRESH_ROUNDS, roundSeconds: ROUND_S, warmupSeconds: WARMUP_S },
+      authentication: {
+        authenticated,
+        unauthenticated,
+        ratio,
+        perRoundRatios,
+        ratioOfMedians,
+        target: TARGET_RATIO,
+        met,
+        cpuRatio,
+        cpuPerRoundRatios: cpuRatios,
+        cpuMet,
+      },
+      refresh: {
+        memory: refreshMemory,
+        redis: refreshRedis,
+        ratioRedisToMemory: refreshRatio,
+        perRoundRatios: refreshPerRoundRatios,
+        ratioOfMedians: refreshRedis.reqPerSecMedian / refreshMemory.reqPerSecMedian,
+        failures,
+      },
+      ok: unexpected === 0,
+      wallSeconds: (Date.now() - started) / 1000,
+    });
+    console.log(`\nwrote ${RESULTS_FILE} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    if (unexpected !== 0) console.error('FAIL: some answers were not 2xx (see above)');
+    return unexpected === 0 ? 0 : 1;
+  } finally {
+    for (const server of servers) await server.process.stop();
+    await redis.stop();
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  },
+);
