@@ -2,7 +2,7 @@
  * The embedded default store: plain maps in one process. Each method runs to completion without
  * awaiting, so calls are atomic with respect to each other; expired entries are swept in amortised
  * constant time, so memory stays bounded by the sessions within their lifetime plus the retention
- * ({@link EXPIRED_SESSION_RETENTION_MS}).
+ * (`expiredRetentionMs`); a rotated key is kept only while its family can still be alive.
  *
  * @module stores/memory-store
  */
@@ -37,6 +37,12 @@ export interface MemoryStoreOptions {
    * previous sweep left entries, whichever is larger (amortised O(1) per write). Default 1024.
    */
   sweepEvery?: number;
+  /**
+   * How long a live session is kept after its `expireIn`, so that its apiKey is answered
+   * `SESSION_EXPIRED` rather than `APIKEY_NOT_FOUND`, ms. Default
+   * {@link EXPIRED_SESSION_RETENTION_MS} (1 day); 0 forgets it at once.
+   */
+  expiredRetentionMs?: number;
 }
 
 /**
@@ -55,12 +61,14 @@ export class MemoryStore implements SessionStore {
   readonly #families = new Map<string, Family>();
   readonly #replays = new Map<string, number>();
   readonly #sweepEvery: number;
+  readonly #retentionMs: number;
   #writesSinceSweep = 0;
   /** Entries left by the last sweep: the next one waits for at least as many writes. */
   #sizeAfterSweep = 0;
 
   constructor(options: MemoryStoreOptions = {}) {
     this.#sweepEvery = options.sweepEvery ?? 1024;
+    this.#retentionMs = options.expiredRetentionMs ?? EXPIRED_SESSION_RETENTION_MS;
   }
 
   /** Number of entries held (sessions, tombstones, families, replay markers): for monitoring and tests. */
@@ -79,7 +87,7 @@ export class MemoryStore implements SessionStore {
 
   async create(session: Session, now: number): Promise<void> {
     this.#wrote(now);
-    const forgetAt = session.expireIn + EXPIRED_SESSION_RETENTION_MS;
+    const forgetAt = session.expireIn + this.#retentionMs;
     this.#sessions.set(session.apiKey, { record: { ...session, state: 'live' }, forgetAt });
     this.#families.set(session.familyId, { head: session.apiKey, forgetAt });
   }
@@ -113,10 +121,11 @@ export class MemoryStore implements SessionStore {
     if (record.state === 'live') {
       if (family.head !== apiKey || record.expireIn <= now) return { outcome: 'not-found' };
       this.#wrote(now);
-      const forgetAt = next.expireIn + EXPIRED_SESSION_RETENTION_MS;
+      const forgetAt = next.expireIn + this.#retentionMs;
       this.#sessions.set(next.apiKey, { record: { ...next, state: 'live' }, forgetAt });
       stored.record = { ...record, state: 'rotated', successor: next.apiKey, rotatedAt: now };
-      stored.forgetAt = forgetAt;
+      // A tombstone serves reuse detection, which ends with the family: no retention after that.
+      stored.forgetAt = next.expireIn;
       family.head = next.apiKey;
       family.forgetAt = forgetAt;
       return { outcome: 'rotated', session: toSession(next) };

@@ -8,11 +8,11 @@
  * the status, message and code of the CaaError, or the exact pair returned.
  *
  * The reference model is the rules of the spec and of src/stores/session-store.ts, not a copy of a
- * store. A store keeps every record for `EXPIRED_SESSION_RETENTION_MS` (a day) past its `expireIn`,
- * and one sequence spans well under an hour of clock, so within a sequence nothing is forgotten but
- * what was revoked. The rules as modelled (a refresh signed with pair P of family F, at server
- * clock `now`):
- * - F revoked (logout, reuse) → `APIKEY_NOT_FOUND`;
+ * store. A store keeps a live record for `EXPIRED_SESSION_RETENTION_MS` (a day) past its `expireIn`,
+ * and one sequence spans well under an hour of clock, so live records are never forgotten within a
+ * sequence; a rotated pair is forgotten when its successor expires (its family's lifetime). The
+ * rules as modelled (a refresh signed with pair P of family F, at server clock `now`):
+ * - F revoked (logout, reuse), or P rotated and its successor expired → `APIKEY_NOT_FOUND`;
  * - P is F's live pair: expired → `SESSION_EXPIRED`, else rotated to a fresh pair (same family
  *   tag, `expireIn = now + ttlMs`); N concurrent calls all get that one successor;
  * - P is the immediate predecessor and `now - rotatedAt(P) <= graceMs` → exactly F's live pair
@@ -164,9 +164,14 @@ function rotatedAtOf(family: ModelFamily, index: number): number {
   return rotatedAt;
 }
 
+/** A rotated pair is forgotten with the lifetime of the family it served: when its successor expires. */
+function isForgotten(family: ModelFamily, index: number, now: number): boolean {
+  return index < liveIndex(family) && now >= pairAt(family, index + 1).expireIn;
+}
+
 /** The refresh rules for pair #index of `family` at server clock `now`. */
 function expectRefresh(family: ModelFamily, index: number, now: number): Expectation {
-  if (family.revoked) return error('APIKEY_NOT_FOUND');
+  if (family.revoked || isForgotten(family, index, now)) return error('APIKEY_NOT_FOUND');
   const live = liveIndex(family);
   if (index === live) return now >= pairAt(family, index).expireIn ? error('SESSION_EXPIRED') : { kind: 'rotated' };
   const rotatedAt = rotatedAtOf(family, index);
@@ -188,8 +193,8 @@ function expectAuthenticate(family: ModelFamily, index: number, now: number): Ex
  * `LookupResult.record` is documented as `null` for a revoked key — the rotated keys of a revoked
  * family included.
  */
-function expectReplay(family: ModelFamily): Expectation {
-  return family.revoked ? error('APIKEY_NOT_FOUND') : error('REPLAYED');
+function expectReplay(family: ModelFamily, index: number, now: number): Expectation {
+  return family.revoked || isForgotten(family, index, now) ? error('APIKEY_NOT_FOUND') : error('REPLAYED');
 }
 
 /** The session a store holds for a live pair. */
@@ -556,6 +561,16 @@ class StaleRefresh extends PairCommand {
   ) {
     super(familyIndex, back);
   }
+  /**
+   * Only while the pair can still be remembered: a store may forget a rotated pair for good once
+   * the clock has passed its successor's expiry, so a clock sent back before that is no test.
+   */
+  override check(model: Readonly<Model>): boolean {
+    if (!super.check(model)) return false;
+    const family = familyAt(model, this.familyIndex);
+    const index = family === undefined ? -1 : liveIndex(family) - this.back;
+    return family !== undefined && !isForgotten(family, index, model.clock);
+  }
   async run(model: Model, real: Real): Promise<void> {
     const { family, index } = this.target(model);
     await refreshWith(model, real, family, index, rotatedAtOf(family, index) - this.earlyMs);
@@ -644,7 +659,7 @@ class Replay implements RotationCommand {
     const now = model.clock;
     const observed = await observe(refreshToken(real.store, real.users, request, { now: () => model.clock, ttlMs: TTL_MS }));
     const context = `replay of the refresh header of ${family.name}#${index} (stamp ${at(last.stamp)}) at ${at(now)}`;
-    expectRefreshOutcome(context, observed, family, expectReplay(family));
+    expectRefreshOutcome(context, observed, family, expectReplay(family, index, now));
   }
   toString(): string {
     return 'replayLastAcceptedRefresh()';

@@ -113,6 +113,7 @@ export function describeRedisStoreSpecifics(name: string, driver: RedisDriver, s
         exp: String(old.expireIn),
         nx: next.apiKey,
         rat: String(clock.t),
+        nexp: String(next.expireIn),
       });
       expect(await raw.hgetall(expected.newSession)).toStrictEqual({
         st: 'live',
@@ -127,12 +128,17 @@ export function describeRedisStoreSpecifics(name: string, driver: RedisDriver, s
       expect(await raw.type(expected.marker)).toBe('string');
       expect(await raw.get(expected.marker)).toBe('1');
 
-      // Expiries: the records for the session lifetime plus the retention, the marker for the window.
+      // Expiries: the live records for the session lifetime plus the retention, the rotated one for
+      // its family's lifetime only, the marker for the window.
       const recordTtl = DEFAULT_SESSION_TTL_MS + EXPIRED_SESSION_RETENTION_MS;
-      for (const key of [expected.oldSession, expected.newSession, expected.family]) {
+      for (const [key, keyTtl] of [
+        [expected.newSession, recordTtl],
+        [expected.family, recordTtl],
+        [expected.oldSession, DEFAULT_SESSION_TTL_MS],
+      ] as const) {
         const pttl = await raw.pttl(key);
-        expect(pttl).toBeLessThanOrEqual(recordTtl);
-        expect(pttl).toBeGreaterThan(recordTtl - 60_000);
+        expect(pttl, key).toBeLessThanOrEqual(keyTtl);
+        expect(pttl, key).toBeGreaterThan(keyTtl - 60_000);
       }
       const markerTtl = timestamp + 300_001 - clock.t;
       const markerPttl = await raw.pttl(expected.marker);

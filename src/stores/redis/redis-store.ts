@@ -43,6 +43,11 @@ export interface RedisStoreOptions {
    * Redis hands out no working credentials. Off by default.
    */
   secretCipher?: SecretCipher;
+  /**
+   * How long a live session is kept after its `expireIn` (for `SESSION_EXPIRED`), ms. Default
+   * {@link EXPIRED_SESSION_RETENTION_MS} (1 day). Rotated keys expire with their family, without it.
+   */
+  expiredRetentionMs?: number;
 }
 
 /**
@@ -61,6 +66,7 @@ export class RedisStore implements SessionStore {
   readonly #prefix: string;
   readonly #timeoutMs: number;
   readonly #cipher: SecretCipher | undefined;
+  readonly #retentionMs: number;
 
   constructor(options: RedisStoreOptions) {
     this.#client = toScriptClient(options.client);
@@ -70,6 +76,7 @@ export class RedisStore implements SessionStore {
     }
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS;
     this.#cipher = options.secretCipher;
+    this.#retentionMs = options.expiredRetentionMs ?? EXPIRED_SESSION_RETENTION_MS;
   }
 
   /** `P{T}:`, the start of every key of the family that `apiKey` belongs to. */
@@ -89,7 +96,7 @@ export class RedisStore implements SessionStore {
         String(session.issuedAt),
         String(session.expireIn),
         session.apiKey,
-        String(ttl(session.expireIn + EXPIRED_SESSION_RETENTION_MS, now)),
+        String(ttl(session.expireIn + this.#retentionMs, now)),
       ],
     );
   }
@@ -103,7 +110,7 @@ export class RedisStore implements SessionStore {
       args.push(String(ttl(replay.expiresAt, now)));
     }
     const reply = strings(await this.#run(LOOKUP, keys, args));
-    const record = toRecord(apiKey, reply.slice(1));
+    const record = toRecord(apiKey, reply.slice(1), now);
     if (record !== null) record.secretKey = this.#open(record.secretKey, apiKey);
     return { record, replayed: reply[0] === '1' };
   }
@@ -126,8 +133,9 @@ export class RedisStore implements SessionStore {
           next.apiKey,
           this.#seal(next.secretKey, next.apiKey),
           String(next.expireIn),
-          String(ttl(next.expireIn + EXPIRED_SESSION_RETENTION_MS, now)),
+          String(ttl(next.expireIn + this.#retentionMs, now)),
           tag,
+          String(ttl(next.expireIn, now)),
         ],
       ),
     );
@@ -210,9 +218,11 @@ function strings(reply: unknown): string[] {
   return reply.map((value) => (typeof value === 'string' ? value : String(value)));
 }
 
-function toRecord(apiKey: string, fields: string[]): SessionRecord | null {
-  const [state, secretKey, userId, familyId, issuedAt, expireIn, successor, rotatedAt] = fields;
+/** A record from its fields; a tombstone past its successor's expiry (the family's end) reads as gone. */
+function toRecord(apiKey: string, fields: string[], now: number): SessionRecord | null {
+  const [state, secretKey, userId, familyId, issuedAt, expireIn, successor, rotatedAt, successorExpireIn] = fields;
   if (state !== 'live' && state !== 'rotated') return null;
+  if (state === 'rotated' && successorExpireIn && now >= Number(successorExpireIn)) return null;
   const record: SessionRecord = {
     apiKey,
     state,

@@ -5,7 +5,8 @@
  * Key layout, with `P` the prefix and `T` the hash tag (the first two characters of the apiKey,
  * which every apiKey of one family shares):
  * - `P{T}:s:<apiKey>` hash — the session record: `st` (live|rotated), `sk`, `uid`, `fam`, `iat`, `exp`,
- *   and for a rotated record `nx` (successor apiKey) and `rat` (rotated at)
+ *   and for a rotated record `nx` (successor apiKey), `rat` (rotated at) and `nexp` (the successor's
+ *   `expireIn`, after which the tombstone is forgotten)
  * - `P{T}:f:<familyId>` hash — the family: `head`, the apiKey of its one live session
  * - `P{T}:r:<apiKey>:<timestamp>:<signature>` string — a replay marker
  *
@@ -25,7 +26,7 @@ function script(source: string): RedisScript {
   return { source, sha1: createHash('sha1').update(source).digest('hex') };
 }
 
-const FIELDS = `local FIELDS = {'st', 'sk', 'uid', 'fam', 'iat', 'exp', 'nx', 'rat'}
+const FIELDS = `local FIELDS = {'st', 'sk', 'uid', 'fam', 'iat', 'exp', 'nx', 'rat', 'nexp'}
 local function record(key)
   local values = redis.call('HMGET', key, unpack(FIELDS))
   for i = 1, #FIELDS do if not values[i] then values[i] = '' end end
@@ -35,7 +36,7 @@ end
 
 /**
  * KEYS: session, [replay]. ARGV: key prefix with tag, [replay ttl ms].
- * Returns { replayed (0|1), st, sk, uid, fam, iat, exp, nx, rat } with '' for absent fields. A
+ * Returns { replayed (0|1), st, sk, uid, fam, iat, exp, nx, rat, nexp } with '' for absent fields. A
  * rotated record whose family is gone (revoked, or reused and revoked) reads as absent.
  */
 export const LOOKUP = script(`${FIELDS}
@@ -66,7 +67,8 @@ return 1
 
 /**
  * KEYS: old session, candidate session, family.
- * ARGV: old apiKey, familyId, now, graceMs, new apiKey, new secretKey, new expireIn, ttl ms, key prefix with tag.
+ * ARGV: old apiKey, familyId, now, graceMs, new apiKey, new secretKey, new expireIn, ttl ms (with
+ * retention), key prefix with tag, tombstone ttl ms (the family's lifetime, without retention).
  * Returns { 'rotated' | 'grace', apiKey, sk, uid, fam, iat, exp } or { 'reused' } or { 'not-found' }.
  */
 export const ROTATE = script(`${FIELDS}
@@ -81,8 +83,8 @@ if rec[1] == 'live' then
   redis.call('DEL', KEYS[2])
   redis.call('HSET', KEYS[2], 'st', 'live', 'sk', ARGV[6], 'uid', rec[3], 'fam', fam, 'iat', ARGV[3], 'exp', ARGV[7])
   redis.call('PEXPIRE', KEYS[2], ttl)
-  redis.call('HSET', KEYS[1], 'st', 'rotated', 'nx', ARGV[5], 'rat', ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], ttl)
+  redis.call('HSET', KEYS[1], 'st', 'rotated', 'nx', ARGV[5], 'rat', ARGV[3], 'nexp', ARGV[7])
+  redis.call('PEXPIRE', KEYS[1], ARGV[10])
   redis.call('HSET', KEYS[3], 'head', ARGV[5])
   redis.call('PEXPIRE', KEYS[3], ttl)
   return {'rotated', ARGV[5], ARGV[6], rec[3], fam, ARGV[3], ARGV[7]}
