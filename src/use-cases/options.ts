@@ -55,11 +55,8 @@ export function generateFamilyId(): string {
  * Awaits a store or repository call; anything but a {@link CaaError} it throws is a fault of the
  * store and becomes 503 `STORE_UNAVAILABLE` (never a 4xx). @internal
  */
-export async function fromStore<T>(call: Promise<T>): Promise<T> {
-  try {
-    return await call;
-  } catch (cause) {
-    if (isCaaError(cause)) throw cause;
-    throw new CaaError('STORE_UNAVAILABLE', { cause });
-  }
+export function fromStore<T>(call: Promise<T>): Promise<T> {
+  return call.catch((cause: unknown) => {
+    throw isCaaError(cause) ? cause : new CaaError('STORE_UNAVAILABLE', { cause });
+  });
 }
