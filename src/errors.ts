@@ -5,7 +5,17 @@
  * @module errors
  */
 
-/** The four messages existing clients match on (spec §5), plus the one of a server-side fault. */
+/**
+ * The four messages existing clients match on (spec §5), plus the one of a server-side fault.
+ *
+ * @example
+ * ```ts
+ * import { CAA_MESSAGES } from 'caa-auth';
+ *
+ * // In a Node service calling a Caa API: after a refresh, this 404 means only a new login helps.
+ * if (res.status === 404 && body.message === CAA_MESSAGES.apiKeyNotFound) await login();
+ * ```
+ */
 export const CAA_MESSAGES = {
   invalidAuthorization: 'invalid authorization',
   invalidSignature: 'invalid signature',
@@ -14,7 +24,17 @@ export const CAA_MESSAGES = {
   storeUnavailable: 'service unavailable',
 } as const;
 
-/** One of the messages a {@link CaaError} can carry. */
+/**
+ * One of the messages a {@link CaaError} can carry.
+ *
+ * @example
+ * ```ts
+ * import type { CaaMessage } from 'caa-auth';
+ *
+ * // The body of every rejection, typed so that a client's checks cannot misspell a message.
+ * type CaaErrorBody = { message: CaaMessage };
+ * ```
+ */
 export type CaaMessage = (typeof CAA_MESSAGES)[keyof typeof CAA_MESSAGES];
 
 /**
@@ -31,6 +51,23 @@ export type CaaMessage = (typeof CAA_MESSAGES)[keyof typeof CAA_MESSAGES];
  * | `TOKEN_REUSED` | 404 | apiKey not found |
  * | `USER_NOT_FOUND` | 404 | user not found |
  * | `STORE_UNAVAILABLE` | 503 | service unavailable |
+ *
+ * @example
+ * ```ts
+ * import { isCaaError, type CaaErrorCode } from 'caa-auth';
+ *
+ * function logLevel(code: CaaErrorCode): 'info' | 'warn' | 'error' {
+ *   switch (code) {
+ *     case 'TOKEN_REUSED':
+ *       return 'warn'; // a rotated key came back after grace: the pair may have been stolen
+ *     case 'STORE_UNAVAILABLE':
+ *       return 'error';
+ *     default:
+ *       return 'info';
+ *   }
+ * }
+ * if (isCaaError(err)) logger[logLevel(err.code)]({ code: err.code }, err.message);
+ * ```
  */
 export type CaaErrorCode =
   | 'INVALID_AUTHORIZATION'
@@ -96,7 +133,20 @@ export class CaaError extends Error {
   }
 }
 
-/** True when `err` is a {@link CaaError}, also across module copies (ESM and CJS builds loaded together). */
+/**
+ * True when `err` is a {@link CaaError}, also across module copies (ESM and CJS builds loaded together).
+ *
+ * @example
+ * ```ts
+ * import { isCaaError } from 'caa-auth';
+ *
+ * // Not `instanceof`: that misses a CaaError thrown by the package's other build (ESM vs CJS).
+ * app.use((err, req, res, next) => {
+ *   if (isCaaError(err)) return res.status(err.status).json(err); // body: { message }
+ *   next(err);
+ * });
+ * ```
+ */
 export function isCaaError(err: unknown): err is CaaError {
   return (
     err instanceof CaaError ||

@@ -5,7 +5,18 @@
  * @module models
  */
 
-/** `gender` values of the original user model. */
+/**
+ * `gender` values of the original user model.
+ *
+ * @example
+ * ```ts
+ * import type { Gender } from 'caa-auth';
+ *
+ * const GENDERS: readonly Gender[] = ['unknown', 'secret', 'male', 'female'];
+ * // A profile update may only set one of the original values, which existing clients know.
+ * const isGender = (value: unknown): value is Gender => GENDERS.includes(value as Gender);
+ * ```
+ */
 export type Gender = 'unknown' | 'secret' | 'male' | 'female';
 
 /**
@@ -39,10 +50,34 @@ export interface User {
   password?: string;
 }
 
-/** The private fields {@link toPublicUser} removes. */
+/**
+ * The private fields {@link toPublicUser} removes.
+ *
+ * @example
+ * ```ts
+ * import { PRIVATE_USER_FIELDS } from 'caa-auth';
+ *
+ * // Leave them out of profile queries too, so they never reach the process that answers.
+ * const projection = Object.fromEntries(PRIVATE_USER_FIELDS.map((field) => [field, 0])); // { password: 0, mobile: 0 }
+ * const user = await db.collection('users').findOne({ _id: new ObjectId(id) }, { projection });
+ * ```
+ */
 export const PRIVATE_USER_FIELDS = ['password', 'mobile'] as const;
 
-/** A user as it may be sent to a client: everything but `password` and `mobile`. */
+/**
+ * A user as it may be sent to a client: everything but `password` and `mobile`.
+ *
+ * @example
+ * ```ts
+ * import { toPublicUser, type PublicUser, type User } from 'caa-auth';
+ *
+ * interface ShopUser extends User {
+ *   vipLevel: number;
+ * }
+ * // The application's own fields stay, and `body.password` does not compile.
+ * const body: PublicUser<ShopUser> = toPublicUser(shopUser);
+ * ```
+ */
 export type PublicUser<U extends User = User> = Omit<U, (typeof PRIVATE_USER_FIELDS)[number]>;
 
 /**
@@ -64,6 +99,15 @@ export function toPublicUser<U extends User>(user: U): PublicUser<U> {
 
 /**
  * One live session: the credential pair a client holds, and what the server keeps about it.
+ *
+ * @example
+ * ```ts
+ * import { CAA_ACTIONS, authenticate, type Session } from 'caa-auth';
+ *
+ * const session: Session = await authenticate(store, req, CAA_ACTIONS.fetchMyProfile);
+ * // expireIn is a point in time (epoch ms), so the time left is a subtraction.
+ * const secondsLeft = Math.floor((session.expireIn - Date.now()) / 1000);
+ * ```
  */
 export interface Session {
   /** Public identifier (base64 of 32 random bytes). */
@@ -80,7 +124,19 @@ export interface Session {
   issuedAt: number;
 }
 
-/** The body of a successful login or refresh (spec §5). */
+/**
+ * The body of a successful login or refresh (spec §5).
+ *
+ * @example
+ * ```ts
+ * import { createCaaClient, type CredentialsResponse } from 'caa-auth/client';
+ *
+ * const client = createCaaClient({ baseUrl: 'https://api.example.com' });
+ * const { user, expireIn }: CredentialsResponse = await client.login('13000000000', 'secret');
+ * // expireIn is a time on the server's clock, not a duration.
+ * console.log(`${user.name}, signed in until ${new Date(expireIn).toISOString()}`);
+ * ```
+ */
 export interface CredentialsResponse<U extends User = User> {
   apiKey: string;
   secretKey: string;
@@ -90,5 +146,18 @@ export interface CredentialsResponse<U extends User = User> {
   user: PublicUser<U>;
 }
 
-/** The body of a successful refresh (spec §5). */
+/**
+ * The body of a successful refresh (spec §5).
+ *
+ * @example
+ * ```ts
+ * import { refreshToken, type RefreshTokenResponse } from 'caa-auth';
+ *
+ * app.post('/api/my/refresh-token', async (req, res) => {
+ *   // The same shape as the login body, so the client swaps in the new pair the same way.
+ *   const body: RefreshTokenResponse = await refreshToken(store, users, req);
+ *   res.json(body);
+ * });
+ * ```
+ */
 export type RefreshTokenResponse<U extends User = User> = CredentialsResponse<U>;

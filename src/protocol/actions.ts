@@ -28,5 +28,18 @@ export const CAA_ACTIONS = {
   logout: 'client:my:logout',
 } as const;
 
-/** One of the action names of {@link CAA_ACTIONS}. Applications may sign with their own action strings too. */
+/**
+ * One of the action names of {@link CAA_ACTIONS}. Applications may sign with their own action strings too.
+ *
+ * @example
+ * ```ts
+ * import { CAA_ACTIONS, authenticate, type CaaAction } from 'caa-auth';
+ *
+ * // A misspelt action then fails to compile, instead of answering every request 400 invalid signature.
+ * function requireSession(action: CaaAction) {
+ *   return (req, res, next) => authenticate(store, req, action).then((session) => { res.locals.session = session; next(); }, next);
+ * }
+ * app.get('/api/my', requireSession(CAA_ACTIONS.fetchMyProfile), showProfile);
+ * ```
+ */
 export type CaaAction = (typeof CAA_ACTIONS)[keyof typeof CAA_ACTIONS];

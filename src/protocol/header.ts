@@ -11,7 +11,22 @@ import { CaaError } from '../errors.js';
 import { decodedLength, isBase64 } from './base64.js';
 import { MAX_HEADER_LENGTH, SIGNATURE_BYTES, TIMESTAMP_DIGITS } from './limits.js';
 
-/** What a `Caa` header carries. */
+/**
+ * What a `Caa` header carries.
+ *
+ * @example
+ * ```ts
+ * import { formatCaaHeader, parseCaaHeader, type CaaCredentials } from 'caa-auth';
+ *
+ * const credentials: CaaCredentials = {
+ *   apiKey: 'SzggU8dj2xcegXfZVx1ucm/hKgre8DIckHPoxkkn+n0=',
+ *   signature: 'VHTnYjscONrGXMumaGChvV+Q+Xo=',
+ *   timestamp: 1494908261599,
+ * };
+ * const header = formatCaaHeader(credentials); // 'Caa U3pnZ1U4ZGoy…'
+ * parseCaaHeader(header); // the same three fields
+ * ```
+ */
 export interface CaaCredentials {
   /** Public identifier of the session (base64). */
   readonly apiKey: string;

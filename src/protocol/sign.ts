@@ -39,7 +39,18 @@ export function computeSignature(input: SignatureInput): string {
   return sha1Base64(buildStringToSign(input));
 }
 
-/** What {@link signCaaHeader} needs; `timestamp` defaults to now. */
+/**
+ * What {@link signCaaHeader} needs; `timestamp` defaults to now.
+ *
+ * @example
+ * ```ts
+ * import { CAA_ACTIONS, signCaaHeader, type SignHeaderInput } from 'caa-auth';
+ *
+ * // No timestamp: the header is stamped as it is signed, just before it is sent.
+ * const input: SignHeaderInput = { action: CAA_ACTIONS.logout, apiKey, secretKey };
+ * await fetch('http://localhost:3003/api/my/logout', { method: 'DELETE', headers: { authorization: signCaaHeader(input) } });
+ * ```
+ */
 export interface SignHeaderInput {
   readonly action: string;
   readonly apiKey: string;

@@ -5,7 +5,23 @@
  * @module protocol/string-to-sign
  */
 
-/** What a signature covers. */
+/**
+ * What a signature covers.
+ *
+ * @example
+ * ```ts
+ * import { computeSignatureAsync, type SignatureInput } from 'caa-auth/client';
+ *
+ * // Vector V1 of spec §4: every implementation of the signer must reproduce it.
+ * const input: SignatureInput = {
+ *   action: 'user:personal-profile',
+ *   apiKey: 'SzggU8dj2xcegXfZVx1ucm/hKgre8DIckHPoxkkn+n0=',
+ *   secretKey: 'fz/THFXY6gbW7eWh+qKtefvgY49IR2W4v6lpTNimsd0=',
+ *   timestamp: 1494908261599,
+ * };
+ * await computeSignatureAsync(input); // 'VHTnYjscONrGXMumaGChvV+Q+Xo='
+ * ```
+ */
 export interface SignatureInput {
   /** The action of the endpoint, e.g. `client:my:refresh-token`. */
   readonly action: string;

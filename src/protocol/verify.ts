@@ -10,7 +10,18 @@ import type { CaaCredentials } from './header.js';
 import { DEFAULT_SKEW_MS } from './limits.js';
 import { computeSignature } from './sign.js';
 
-/** What {@link verifyCaaSignature} checks against. */
+/**
+ * What {@link verifyCaaSignature} checks against.
+ *
+ * @example
+ * ```ts
+ * import { CAA_ACTIONS, parseCaaHeader, verifyCaaSignature, type VerifyOptions } from 'caa-auth';
+ *
+ * // A wider window, 10 minutes either way, for devices whose clocks are known to drift.
+ * const options: VerifyOptions = { action: CAA_ACTIONS.fetchMyProfile, secretKey: session.secretKey, skewMs: 600_000 };
+ * verifyCaaSignature(parseCaaHeader(req.headers.authorization), options);
+ * ```
+ */
 export interface VerifyOptions {
   /** The action of the endpoint that was called. */
   readonly action: string;

@@ -30,7 +30,18 @@ interface Family {
   forgetAt: number;
 }
 
-/** Options of {@link MemoryStore}. */
+/**
+ * Options of {@link MemoryStore}.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore, type MemoryStoreOptions } from 'caa-auth';
+ *
+ * // A small process keeps expired sessions an hour, not a day; after that their keys read APIKEY_NOT_FOUND.
+ * const options: MemoryStoreOptions = { expiredRetentionMs: 3_600_000 };
+ * const store = new MemoryStore(options);
+ * ```
+ */
 export interface MemoryStoreOptions {
   /**
    * A full sweep of expired entries runs after this many writes, or after as many writes as the

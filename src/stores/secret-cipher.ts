@@ -2,21 +2,49 @@
  * Secrets at rest: a store can keep each `secretKey` sealed with AES-256-GCM under an application
  * key, so that a leaked dump of the store hands out no working credentials. Each sealed value
  * names its key id, so the application key can be rotated without logging anyone out: add the new
- * key as `current`, keep the old one for opening until the sessions sealed with it have expired
- * (the session lifetime, 3 days by default), then drop it.
+ * key as `current`, keep the old one for opening until every record sealed with it is gone — the
+ * session lifetime plus the retention of expired sessions after the switch (`ttlMs` +
+ * `expiredRetentionMs`, 3 + 1 days by default) — then drop it.
  *
  * @module stores/secret-cipher
  */
 
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 
-/** Seals and opens `secretKey` values; `context` (the apiKey) is bound in as associated data. */
+/**
+ * Seals and opens `secretKey` values; `context` (the apiKey) is bound in as associated data.
+ *
+ * @example
+ * ```ts
+ * import { createSecretCipher, type SecretCipher } from 'caa-auth';
+ *
+ * const cipher: SecretCipher = createSecretCipher({ keys: { k1: applicationKey }, current: 'k1' });
+ * const sealed = cipher.seal(secretKey, apiKey); // 'g1.k1.…'
+ * cipher.open(sealed, apiKey); // secretKey
+ * // The apiKey is bound in, so a sealed secret copied into another session's record does not open.
+ * cipher.open(sealed, otherApiKey); // throws
+ * ```
+ */
 export interface SecretCipher {
   seal(secretKey: string, context: string): string;
   open(sealed: string, context: string): string;
 }
 
-/** Options of {@link createSecretCipher}. */
+/**
+ * Options of {@link createSecretCipher}.
+ *
+ * @example
+ * ```ts
+ * import { RedisStore, createSecretCipher, type SecretCipherOptions } from 'caa-auth';
+ *
+ * // New secrets are sealed with 2026-11; 2026-08 stays to open the records sealed before the switch.
+ * const options: SecretCipherOptions = {
+ *   keys: { '2026-11': process.env.CAA_KEY_2026_11, '2026-08': process.env.CAA_KEY_2026_08 },
+ *   current: '2026-11',
+ * };
+ * const store = new RedisStore({ client, secretCipher: createSecretCipher(options) });
+ * ```
+ */
 export interface SecretCipherOptions {
   /** Application keys by key id: 32 bytes each (a Buffer, or base64 text of 32 bytes). */
   keys: Readonly<Record<string, Uint8Array | string>>;

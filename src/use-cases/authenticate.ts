@@ -14,7 +14,18 @@ import { toSession, type SessionRecord, type SessionStore } from '../stores/sess
 import { fromStore, type ClockOptions } from './options.js';
 import { readAuthorization, type RequestLike } from './request.js';
 
-/** Options of {@link authenticate}. */
+/**
+ * Options of {@link authenticate}.
+ *
+ * @example
+ * ```ts
+ * import { CAA_ACTIONS, authenticate, type AuthenticateOptions } from 'caa-auth';
+ *
+ * // A write must not run twice: the same header sent again answers 400 invalid signature (REPLAYED).
+ * const once: AuthenticateOptions = { replayProtection: true };
+ * const session = await authenticate(store, req, CAA_ACTIONS.updateMyProfile, once);
+ * ```
+ */
 export interface AuthenticateOptions extends ClockOptions {
   /** Accept each exact header only once within the window (400 `REPLAYED` the second time). Default `false`. */
   replayProtection?: boolean;

@@ -7,16 +7,63 @@
 import { randomBytes } from 'node:crypto';
 import { CaaError, isCaaError } from '../errors.js';
 
-/** Session lifetime of the original service: 3 days, in ms. */
+/**
+ * Session lifetime of the original service: 3 days, in ms.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_SESSION_TTL_MS, issueSession } from 'caa-auth';
+ *
+ * // "Remember me" keeps a session twice as long as the original service did.
+ * await issueSession(store, user, { ttlMs: rememberMe ? 2 * DEFAULT_SESSION_TTL_MS : DEFAULT_SESSION_TTL_MS });
+ * ```
+ */
 export const DEFAULT_SESSION_TTL_MS = 259_200_000;
 
-/** How long after a rotation the predecessor still obtains the same successor, ms. */
+/**
+ * How long after a rotation the predecessor still obtains the same successor, ms.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_GRACE_MS, refreshToken } from 'caa-auth';
+ *
+ * // Mobile clients on slow networks retry a lost refresh late: give them three times as long.
+ * res.json(await refreshToken(store, users, req, { graceMs: 3 * DEFAULT_GRACE_MS }));
+ * ```
+ */
 export const DEFAULT_GRACE_MS = 10_000;
 
-/** Bytes of randomness in an apiKey or secretKey. */
+/**
+ * Bytes of randomness in an apiKey or secretKey.
+ *
+ * @example
+ * ```ts
+ * import { KEY_BYTES, issueSession } from 'caa-auth';
+ *
+ * // Predictable keys for snapshot tests, shaped like real ones (standard base64, 44 characters).
+ * let n = 0;
+ * const generateKey = () => Buffer.alloc(KEY_BYTES, ++n).toString('base64');
+ * await issueSession(store, user, { generateKey });
+ * ```
+ */
 export const KEY_BYTES = 32;
 
-/** Options every use case takes. */
+/**
+ * Options every use case takes.
+ *
+ * @example
+ * ```ts
+ * import { CAA_ACTIONS, DEFAULT_SESSION_TTL_MS, authenticate, issueSession, signCaaHeader, type ClockOptions } from 'caa-auth';
+ *
+ * // A clock the test moves by hand, so that expiry needs no waiting.
+ * let time = Date.parse('2026-01-01T00:00:00Z');
+ * const clock: ClockOptions = { now: () => time };
+ * const { apiKey, secretKey } = await issueSession(store, user, clock);
+ * time += DEFAULT_SESSION_TTL_MS;
+ * const authorization = signCaaHeader({ action: CAA_ACTIONS.fetchMyProfile, apiKey, secretKey, timestamp: time });
+ * await authenticate(store, { headers: { authorization } }, CAA_ACTIONS.fetchMyProfile, clock); // 404, code SESSION_EXPIRED
+ * ```
+ */
 export interface ClockOptions {
   /** The server clock, epoch ms; default `Date.now`. Inject one in tests. */
   now?: () => number;
@@ -24,7 +71,18 @@ export interface ClockOptions {
   skewMs?: number;
 }
 
-/** Options of the use cases that mint credentials. */
+/**
+ * Options of the use cases that mint credentials.
+ *
+ * @example
+ * ```ts
+ * import { issueSession, type IssueOptions } from 'caa-auth';
+ *
+ * // A shared device (a shop's kiosk) gets 8 hours rather than the 3-day default.
+ * const kiosk: IssueOptions = { ttlMs: 8 * 3_600_000 };
+ * res.json(await issueSession(store, user, kiosk));
+ * ```
+ */
 export interface IssueOptions extends ClockOptions {
   /** Session lifetime, ms; default {@link DEFAULT_SESSION_TTL_MS} (3 days). */
   ttlMs?: number;

@@ -15,7 +15,18 @@ import { credentialsResponse } from './issue-session.js';
 import { DEFAULT_GRACE_MS, DEFAULT_SESSION_TTL_MS, fromStore, generateKey, type IssueOptions } from './options.js';
 import type { RequestLike } from './request.js';
 
-/** Options of {@link refreshToken}. */
+/**
+ * Options of {@link refreshToken}.
+ *
+ * @example
+ * ```ts
+ * import { refreshToken, type RefreshTokenOptions } from 'caa-auth';
+ *
+ * // This API names its own actions, and gives each new pair one day rather than three.
+ * const options: RefreshTokenOptions = { action: 'shop:session:refresh', ttlMs: 86_400_000 };
+ * res.json(await refreshToken(store, users, req, options));
+ * ```
+ */
 export interface RefreshTokenOptions extends IssueOptions {
   /**
    * For how long after a rotation a refresh signed with the predecessor returns the same successor

@@ -6,15 +6,49 @@
  * @module use-cases/request
  */
 
-/** Header values as Node and most frameworks keep them. */
+/**
+ * Header values as Node and most frameworks keep them.
+ *
+ * @example
+ * ```ts
+ * import { CAA_ACTIONS, authenticate, type HeaderRecord } from 'caa-auth';
+ *
+ * // Only the headers are read, so the plain record of an AWS Lambda (API Gateway) event is enough.
+ * const headers: HeaderRecord = event.headers;
+ * const session = await authenticate(store, { headers }, CAA_ACTIONS.fetchMyProfile);
+ * ```
+ */
 export type HeaderRecord = Readonly<Record<string, string | readonly string[] | undefined>>;
 
-/** The Fetch-API `Headers` interface, as far as reading one header goes. */
+/**
+ * The Fetch-API `Headers` interface, as far as reading one header goes.
+ *
+ * @example
+ * ```ts
+ * import { readAuthorization, type HeadersLike } from 'caa-auth';
+ *
+ * // A Fetch-API Headers is one; so is any object with get(), such as this view of a Koa context.
+ * const headers: HeadersLike = { get: (name) => ctx.get(name) || null };
+ * readAuthorization(headers); // 'Caa …', or undefined when there is none
+ * ```
+ */
 export interface HeadersLike {
   get(name: string): string | null;
 }
 
-/** Anything that carries request headers. */
+/**
+ * Anything that carries request headers.
+ *
+ * @example
+ * ```ts
+ * import { CAA_ACTIONS, authenticate, type RequestLike } from 'caa-auth';
+ *
+ * // One helper for every framework: Node, Express and Fastify requests, Fetch Requests and Headers all fit.
+ * const currentSession = (req: RequestLike) => authenticate(store, req, CAA_ACTIONS.fetchMyProfile);
+ *
+ * app.get('/api/my', async (c) => c.json(await currentSession(c.req.raw))); // Hono: c.req.raw is a Request
+ * ```
+ */
 export type RequestLike = HeadersLike | { readonly headers: HeaderRecord | HeadersLike };
 
 function isHeadersLike(value: unknown): value is HeadersLike {

@@ -11,7 +11,18 @@ import { authenticate, type AuthenticateOptions } from './authenticate.js';
 import { fromStore } from './options.js';
 import type { RequestLike } from './request.js';
 
-/** Options of {@link revokeSession}. */
+/**
+ * Options of {@link revokeSession}.
+ *
+ * @example
+ * ```ts
+ * import { revokeSession, type RevokeSessionOptions } from 'caa-auth';
+ *
+ * // An API with its own action names signs its logout with one of them.
+ * const options: RevokeSessionOptions = { action: 'shop:session:logout' };
+ * await revokeSession(store, req, options); // the session and its whole family are gone
+ * ```
+ */
 export interface RevokeSessionOptions extends AuthenticateOptions {
   /** The action the request must be signed with. Default `client:my:logout`. */
   action?: string;

@@ -23,10 +23,35 @@ import type { SecretCipher } from '../secret-cipher.js';
 import { toScriptClient, type AnyRedisClient, type RedisScriptClient } from './client.js';
 import { CREATE, LOOKUP, REVOKE, ROTATE, type RedisScript } from './scripts.js';
 
-/** Default wait for one Redis call before it counts as a store fault, ms. */
+/**
+ * Default wait for one Redis call before it counts as a store fault, ms.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_REDIS_TIMEOUT_MS, RedisStore } from 'caa-auth';
+ *
+ * // A Redis in another region needs more headroom before a slow call counts as a fault (503).
+ * const store = new RedisStore({ client, timeoutMs: 2 * DEFAULT_REDIS_TIMEOUT_MS });
+ * ```
+ */
 export const DEFAULT_REDIS_TIMEOUT_MS = 2_000;
 
-/** Options of {@link RedisStore}. */
+/**
+ * Options of {@link RedisStore}.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import { RedisStore, type RedisStoreOptions } from 'caa-auth';
+ *
+ * const options: RedisStoreOptions = {
+ *   client: new Redis(process.env.REDIS_URL),
+ *   prefix: 'shop:caa:', // several services share this Redis
+ *   timeoutMs: 500, // answer 503 at once rather than hold requests while Redis is away
+ * };
+ * const store = new RedisStore(options);
+ * ```
+ */
 export interface RedisStoreOptions {
   /** An ioredis `Redis`/`Cluster`, a node-redis client/cluster, or a {@link RedisScriptClient}. Connected by the caller. */
   client: AnyRedisClient;
@@ -55,7 +80,7 @@ export interface RedisStoreOptions {
  *
  * @example
  * ```ts
- * import Redis from 'ioredis';
+ * import { Redis } from 'ioredis';
  * import { RedisStore } from 'caa-auth';
  *
  * const store = new RedisStore({ client: new Redis(process.env.REDIS_URL), prefix: 'myapp:caa:' });
