@@ -21,20 +21,14 @@
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CAA_ACTIONS, signCaaHeader } from 'caa-auth';
+import { signCaaHeader } from 'caa-auth';
 import { DEMO_MOBILE, DEMO_PASSWORD } from '../../examples/shared/users.js';
-import { ExampleServer, call, type Framework } from './example-process.js';
+import { ExampleServer, SIGNED, call, type Endpoint, type Framework } from './example-process.js';
 
 /** Starting a server compiled by tsx on a busy 2-core machine: generous, but bounded. */
 const STARTUP_TIMEOUT_MS = 120_000;
 const RAW_TIMEOUT_MS = 10_000;
 
-const SIGNED = [
-  { method: 'GET', path: '/api/my', action: CAA_ACTIONS.fetchMyProfile },
-  { method: 'POST', path: '/api/my/refresh-token', action: CAA_ACTIONS.refreshToken },
-  { method: 'DELETE', path: '/api/my/logout', action: CAA_ACTIONS.logout },
-] as const;
-type Endpoint = (typeof SIGNED)[number];
 
 const INVALID_AUTHORIZATION = '{"message":"invalid authorization"}';
 /** Fastify's own answer when Node's parser refuses the request (`defaultClientErrorHandler`). */

@@ -5,12 +5,22 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { CAA_ACTIONS } from 'caa-auth';
 import { freePort } from '../support/redis-server.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const TSX_CLI = fileURLToPath(new URL('../../node_modules/tsx/dist/cli.mjs', import.meta.url));
 
 export type Framework = 'express' | 'fastify';
+
+/** The signed endpoints of the example API, with their actions (spec §3). */
+export const SIGNED = [
+  { method: 'GET', path: '/api/my', action: CAA_ACTIONS.fetchMyProfile },
+  { method: 'POST', path: '/api/my/refresh-token', action: CAA_ACTIONS.refreshToken },
+  { method: 'DELETE', path: '/api/my/logout', action: CAA_ACTIONS.logout },
+] as const;
+
+export type Endpoint = (typeof SIGNED)[number];
 
 /** Startup includes compiling TypeScript with tsx: generous, for a busy 2-core machine. */
 const START_TIMEOUT_MS = 60_000;

@@ -14,7 +14,7 @@ import {
   DISPOSABLE_PASSWORD,
   DISPOSABLE_PROFILE,
 } from '../../examples/shared/users.js';
-import { ExampleServer, call, type CallOptions, type Framework, type Reply } from './example-process.js';
+import { ExampleServer, SIGNED, call, type CallOptions, type Endpoint, type Framework, type Reply } from './example-process.js';
 
 const BASE64_KEY = /^[A-Za-z0-9+/]{43}=$/;
 const SKEW_MS = 300_000;
@@ -42,14 +42,6 @@ function isCredentials(body: unknown): body is Credentials {
   );
 }
 
-/** The signed endpoints of the example API, with their actions (spec §3). */
-const SIGNED = [
-  { method: 'GET', path: '/api/my', action: CAA_ACTIONS.fetchMyProfile },
-  { method: 'POST', path: '/api/my/refresh-token', action: CAA_ACTIONS.refreshToken },
-  { method: 'DELETE', path: '/api/my/logout', action: CAA_ACTIONS.logout },
-] as const;
-
-type Endpoint = (typeof SIGNED)[number];
 
 /** A client of one server that remembers every secret it handled, to look for them in the logs. */
 class Driver {
