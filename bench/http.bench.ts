@@ -34,7 +34,7 @@ import { DEMO_MOBILE, DEMO_PASSWORD } from '../examples/shared/users.js';
 import { CapturedProcess, TSX_CLI } from '../test/examples/example-process.js';
 import { RedisServer, freePort } from '../test/support/redis-server.js';
 import { CPU_USAGE, LISTENING, UNAUTHENTICATED_TWIN } from './http-server.js';
-import { writeJson } from './report.js';
+import { runMain, writeJson } from './report.js';
 
 /** Concurrent connections of every run; each refresh connection holds one session. */
 const CONNECTIONS = 32;
@@ -168,57 +168,65 @@ function sessionPerConnection(pairs: readonly Pair[]): () => Pair {
   };
 }
 
-/** GET `path` with a header freshly signed for `GET /api/my` on every request. */
-async function profileRun(server: BenchServer, path: string, pairs: readonly Pair[], seconds: number): Promise<RunSummary> {
+/** What one connection sends: a request signed afresh, with the connection's own pair, every time. */
+interface SignedRoute {
+  method: 'GET' | 'POST';
+  path: string;
+  action: string;
+  /** Sees every answer; may move the connection's pair on (a refresh chain). */
+  onResponse?: (pair: Pair, status: number, body: string) => void;
+}
+
+async function signedRun(server: BenchServer, route: SignedRoute, pairs: readonly Pair[], seconds: number): Promise<RunSummary> {
   const take = sessionPerConnection(pairs);
   return run(server, {
     connections: CONNECTIONS,
     duration: seconds,
     setupClient(client) {
       const pair = take();
+      const { onResponse } = route;
       const request: AutocannonRequest = {
-        method: 'GET',
-        path,
+        method: route.method,
+        path: route.path,
         setupRequest: (req) => ({
           ...req,
-          headers: { ...req.headers, authorization: signCaaHeader({ action: CAA_ACTIONS.fetchMyProfile, ...pair }) },
+          headers: { ...req.headers, authorization: signCaaHeader({ action: route.action, ...pair }) },
         }),
+        ...(onResponse === undefined ? {} : { onResponse: (status: number, body: string) => onResponse(pair, status, body) }),
       };
       client.setRequests([request]);
     },
   });
 }
 
+/** GET `path` with a header freshly signed for `GET /api/my` on every request. */
+function profileRun(server: BenchServer, path: string, pairs: readonly Pair[], seconds: number): Promise<RunSummary> {
+  return signedRun(server, { method: 'GET', path, action: CAA_ACTIONS.fetchMyProfile }, pairs, seconds);
+}
+
 /** Refreshes in a chain per connection; every answer but 200 lands in `failures` by status and message. */
-async function refreshRun(server: BenchServer, pairs: readonly Pair[], seconds: number, failures: Map<string, number>): Promise<RunSummary> {
-  const take = sessionPerConnection(pairs);
-  return run(server, {
-    connections: CONNECTIONS,
-    duration: seconds,
-    setupClient(client) {
-      const pair = take();
-      const request: AutocannonRequest = {
-        method: 'POST',
-        path: REFRESH,
-        setupRequest: (req) => ({
-          ...req,
-          headers: { ...req.headers, authorization: signCaaHeader({ action: CAA_ACTIONS.refreshToken, ...pair }) },
-        }),
-        onResponse: (status, body) => {
-          const parsed: unknown = JSON.parse(body);
-          const { apiKey, secretKey, message } = (parsed ?? {}) as { apiKey?: unknown; secretKey?: unknown; message?: unknown };
-          if (status === 200 && typeof apiKey === 'string' && typeof secretKey === 'string') {
-            pair.apiKey = apiKey;
-            pair.secretKey = secretKey;
-            return;
-          }
-          const key = `${status} ${typeof message === 'string' ? message : body.slice(0, 60)}`;
-          failures.set(key, (failures.get(key) ?? 0) + 1);
-        },
-      };
-      client.setRequests([request]);
+function refreshRun(server: BenchServer, pairs: readonly Pair[], seconds: number, failures: Map<string, number>): Promise<RunSummary> {
+  return signedRun(
+    server,
+    {
+      method: 'POST',
+      path: REFRESH,
+      action: CAA_ACTIONS.refreshToken,
+      onResponse: (pair, status, body) => {
+        const parsed: unknown = JSON.parse(body);
+        const { apiKey, secretKey, message } = (parsed ?? {}) as { apiKey?: unknown; secretKey?: unknown; message?: unknown };
+        if (status === 200 && typeof apiKey === 'string' && typeof secretKey === 'string') {
+          pair.apiKey = apiKey;
+          pair.secretKey = secretKey;
+          return;
+        }
+        const key = `${status} ${typeof message === 'string' ? message : body.slice(0, 60)}`;
+        failures.set(key, (failures.get(key) ?? 0) + 1);
+      },
     },
-  });
+    pairs,
+    seconds,
+  );
 }
 
 const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
@@ -381,12 +389,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    console.error(err);
-    process.exitCode = 1;
-  },
-);
+runMain(main);

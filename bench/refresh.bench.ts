@@ -10,7 +10,7 @@
  * Run: `npx tsx bench/refresh.bench.ts` (part of `npm run bench`). Writes bench/results/refresh.json.
  */
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { Bench } from 'tinybench';
@@ -29,6 +29,7 @@ import {
   type User,
 } from '../src/index.js';
 import { RedisServer } from '../test/support/redis-server.js';
+import { runMain, writeJson } from './report.js';
 
 /** Time budget per task, ms (plus warmup): four tasks keep the whole run well under a minute. */
 const TASK_TIME_MS = 2_000;
@@ -195,30 +196,25 @@ async function main(): Promise<number> {
       if (!(worst <= MAX_ROUND_TRIPS) || counted !== commandstats) ok = false;
     }
 
-    mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-    writeFileSync(
-      RESULTS,
-      `${JSON.stringify(
-        {
-          bench: 'refreshToken',
-          date: new Date().toISOString(),
-          node: process.version,
-          redisServer: redisVersion,
-          taskTimeMs: TASK_TIME_MS,
-          results: rows.map((row) => ({
-            task: row.task,
-            opsPerSecondMedian: row['ops/s (median)'],
-            opsPerSecondMean: row['ops/s (mean)'],
-            ratioToMemoryStore: row['ratio to MemoryStore'],
-            samples: row.samples,
-          })),
-          roundTripsPerRefresh: roundTrips,
-          maxRoundTrips: MAX_ROUND_TRIPS,
-          ok,
-        },
-        null,
-        2,
-      )}\n`,
+    writeJson(
+      fileURLToPath(RESULTS),
+      {
+        bench: 'refreshToken',
+        date: new Date().toISOString(),
+        node: process.version,
+        redisServer: redisVersion,
+        taskTimeMs: TASK_TIME_MS,
+        results: rows.map((row) => ({
+          task: row.task,
+          opsPerSecondMedian: row['ops/s (median)'],
+          opsPerSecondMean: row['ops/s (mean)'],
+          ratioToMemoryStore: row['ratio to MemoryStore'],
+          samples: row.samples,
+        })),
+        roundTripsPerRefresh: roundTrips,
+        maxRoundTrips: MAX_ROUND_TRIPS,
+        ok,
+      },
     );
     console.log(`results: ${RESULTS.pathname}`);
     if (!ok) console.error(`FAIL: a refresh takes more than ${MAX_ROUND_TRIPS} Redis round trips (or the two counts disagree)`);
@@ -230,12 +226,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    console.error(err);
-    process.exitCode = 1;
-  },
-);
+runMain(main);

@@ -209,6 +209,19 @@ export function printGroup(result: BenchGroupResult): void {
   }
 }
 
+/** Runs a bench's `main`, whose result is the exit code; a thrown error exits 1. */
+export function runMain(main: () => Promise<number>): void {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      console.error(err);
+      process.exitCode = 1;
+    },
+  );
+}
+
 /** Writes `data` as pretty JSON, creating the directory. */
 export function writeJson(file: string, data: unknown): void {
   mkdirSync(dirname(file), { recursive: true });
