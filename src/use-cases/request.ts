@@ -51,20 +51,22 @@ export interface HeadersLike {
  */
 export type RequestLike = HeadersLike | { readonly headers: HeaderRecord | HeadersLike };
 
-function isHeadersLike(value: unknown): value is HeadersLike {
+function isHeadersLike(value: object): value is HeadersLike {
   return typeof (value as { get?: unknown }).get === 'function';
 }
 
 /**
  * Node's `rawHeaders` (name, value, name, value, …) of a Node `IncomingMessage` or an Express
- * request, or `raw.rawHeaders` of a Fastify request; `undefined` for other shapes.
+ * request, or `raw.rawHeaders` of a Fastify request; `undefined` for other shapes. Plain reads, not
+ * own-only: these are own properties on all three, and a polluted prototype can only make a request
+ * look repeated (refused), never supply a credential.
  */
 function rawHeadersOf(req: object): readonly unknown[] | undefined {
-  const own: unknown = Reflect.get(req, 'rawHeaders');
+  const own = (req as { rawHeaders?: unknown }).rawHeaders;
   if (Array.isArray(own)) return own;
-  const raw: unknown = Reflect.get(req, 'raw');
+  const raw = (req as { raw?: unknown }).raw;
   if (typeof raw !== 'object' || raw === null) return undefined;
-  const inner: unknown = Reflect.get(raw, 'rawHeaders');
+  const inner = (raw as { rawHeaders?: unknown }).rawHeaders;
   return Array.isArray(inner) ? inner : undefined;
 }
 
@@ -81,11 +83,45 @@ function isRepeated(rawHeaders: readonly unknown[]): boolean {
   return false;
 }
 
+/** One header value as a record holds it: a string, or an array of exactly one string. */
+function singleValue(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value) && value.length === 1) {
+    const [only] = value as unknown[];
+    if (typeof only === 'string') return only;
+  }
+  return undefined;
+}
+
 /**
- * The `Authorization` value of a request, or `undefined` when it is missing or sent more than once
- * (a repeated credential is refused, not guessed at). Node keeps only the first of several
+ * The `authorization` entry of a header record, by own properties only (an inherited one, as from a
+ * polluted prototype, is not a header), or `undefined` when there is none or more than one case
+ * variant (`Authorization` and `AUTHORIZATION`) has a value. Every own key is looked at, even when
+ * the lowercase one is there, because that is the only way to see a second variant; `for…in` with the
+ * length test first is the cheapest scan (a few ns over ~10 keys of a Node request).
+ */
+function authorizationOfRecord(headers: object): string | undefined {
+  const record = headers as Readonly<Record<string, unknown>>;
+  let value: unknown = Object.hasOwn(record, 'authorization') ? record.authorization : undefined;
+  for (const name in record) {
+    if (name.length !== 13 || name === 'authorization' || !Object.hasOwn(record, name)) continue;
+    if (name.toLowerCase() !== 'authorization') continue;
+    const variant = record[name];
+    if (variant === undefined) continue;
+    if (value !== undefined) return undefined;
+    value = variant;
+  }
+  return singleValue(value);
+}
+
+/**
+ * The `Authorization` value of a request, or `undefined` when it is missing, sent more than once
+ * (a repeated credential is refused, not guessed at) or not readable. Node keeps only the first of several
  * `Authorization` lines in `req.headers`, so the lines are counted in `rawHeaders` (Node, Express)
- * or `raw.rawHeaders` (Fastify) when the request has them.
+ * or `raw.rawHeaders` (Fastify) when the request has them. A header record is read by its own
+ * properties only, and two case variants of `authorization` in it count as a repeat. A request that
+ * is not an object, or whose `headers` is not one, has no header: the use cases answer 400
+ * `invalid authorization`, never a `TypeError`.
  *
  * @example
  * ```ts
@@ -93,24 +129,21 @@ function isRepeated(rawHeaders: readonly unknown[]): boolean {
  *
  * readAuthorization({ headers: { authorization: 'Caa …' } }); // 'Caa …'
  * readAuthorization(new Request('http://x', { headers: { Authorization: 'Caa …' } })); // 'Caa …'
+ * readAuthorization({ headers: { Authorization: 'Caa a', AUTHORIZATION: 'Caa b' } }); // undefined
  * // Node request with two Authorization lines (req.headers keeps only the first):
  * readAuthorization(req); // undefined, so the use cases answer 400 invalid authorization
  * ```
  */
 export function readAuthorization(req: RequestLike): string | undefined {
+  // Typed callers cannot pass these, but a framework handing over `undefined` must not cause a TypeError.
+  if (typeof req !== 'object' || req === null) return undefined;
   const rawHeaders = rawHeadersOf(req);
   if (rawHeaders !== undefined && isRepeated(rawHeaders)) return undefined;
-  const headers = isHeadersLike(req) ? req : req.headers;
-  if (isHeadersLike(headers)) return headers.get('authorization') ?? undefined;
-  let value = headers.authorization;
-  if (value === undefined) {
-    for (const name of Object.keys(headers)) {
-      if (name.length === 13 && name.toLowerCase() === 'authorization') {
-        value = headers[name];
-        break;
-      }
-    }
+  // `headers` first: an Express request also has get(), which would read its record through the prototype chain.
+  const headers: unknown = (req as { headers?: unknown }).headers;
+  if (typeof headers === 'object' && headers !== null) {
+    if (isHeadersLike(headers)) return singleValue(headers.get('authorization'));
+    return authorizationOfRecord(headers);
   }
-  if (typeof value === 'string') return value;
-  return value?.length === 1 ? value[0] : undefined;
+  return isHeadersLike(req) ? singleValue(req.get('authorization')) : undefined;
 }
