@@ -10,8 +10,9 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
-    // Builds dist/ when missing or stale, for the tests of the built files.
-    globalSetup: ['./test/support/build-once.ts'],
+    // Installs redis-server/redis-cli when missing (root + apt-get) or ends the run saying what to
+    // install; then builds dist/ when missing or stale, for the tests of the built files.
+    globalSetup: ['./test/support/redis-install.ts', './test/support/build-once.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },

@@ -318,8 +318,8 @@ for (const variant of VARIANTS) {
     });
 
     afterEach(async () => {
-      await connection.flush();
-      await connection.close();
+      await connection?.flush();
+      await connection?.close();
     });
 
     const login = (keys: () => string = generateKey, who: User = user): Promise<CredentialsResponse> =>

@@ -73,8 +73,8 @@ export function describeSessionStoreContract(name: string, setup: SessionStoreSe
     });
 
     afterEach(async () => {
-      await fixture.flush();
-      await fixture.close();
+      await fixture?.flush();
+      await fixture?.close();
     });
 
     describe('at the store level', () => {

@@ -384,7 +384,7 @@ describe.each(VARIANTS)('RedisStore under Redis faults, through $name', (variant
   });
 
   afterAll(async () => {
-    await server.stop();
+    await server?.stop();
   });
 
   beforeEach(async () => {

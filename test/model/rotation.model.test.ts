@@ -801,8 +801,8 @@ describe('rotation model: RedisStore (ioredis)', () => {
   });
 
   afterAll(async () => {
-    await redis.quit();
-    await server.stop();
+    await redis?.quit();
+    await server?.stop();
   });
 
   /** Every hash `caa:{T}:s:<apiKey>` with `st` = live and `exp` after `now`. */

@@ -15,7 +15,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await server.stop();
+  await server?.stop();
 });
 
 /** Ends a client without waiting for a server that may be gone. */

@@ -15,7 +15,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await server.stop();
+  await server?.stop();
 });
 
 type Client = ReturnType<typeof createClient>;

@@ -74,7 +74,7 @@ export function describeRedisStoreSpecifics(name: string, driver: RedisDriver, s
     });
 
     afterEach(async () => {
-      await connection.close();
+      await connection?.close();
     });
 
     /** A store under a prefix of its own, so that each test sees only its keys. */

@@ -53,8 +53,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  redis.disconnect();
-  await server.stop();
+  redis?.disconnect();
+  await server?.stop();
 });
 
 beforeEach(async () => {

@@ -99,6 +99,7 @@ describe('two Authorization lines sent to a real node:http server', () => {
   });
 
   afterAll(async () => {
+    if (server === undefined) return; // beforeAll failed before creating it
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
