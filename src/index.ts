@@ -24,8 +24,14 @@ export {
   verifyCaaSignature,
 } from './protocol/index.js';
 export type { CaaAction, CaaCredentials, SignHeaderInput, SignatureInput, VerifyOptions } from './protocol/index.js';
-export { DEFAULT_GRACE_MS, DEFAULT_SESSION_TTL_MS, KEY_BYTES, generateKey } from './use-cases/options.js';
-export type { ClockOptions, IssueOptions } from './use-cases/options.js';
+export {
+  DEFAULT_GRACE_MS,
+  DEFAULT_ROTATION_TOLERANCE_MS,
+  DEFAULT_SESSION_TTL_MS,
+  KEY_BYTES,
+  generateKey,
+} from './use-cases/options.js';
+export type { ClockOptions, IssueOptions, RotationOptions } from './use-cases/options.js';
 export { readAuthorization } from './use-cases/request.js';
 export type { HeaderRecord, HeadersLike, RequestLike } from './use-cases/request.js';
 export { authenticate } from './use-cases/authenticate.js';
@@ -43,6 +49,9 @@ export type {
   RotateResult,
   SessionRecord,
   SessionStore,
+  UseRequest,
+  UseResult,
+  VerifiedUse,
 } from './stores/session-store.js';
 export { MemoryStore } from './stores/memory-store.js';
 export type { MemoryStoreOptions } from './stores/memory-store.js';

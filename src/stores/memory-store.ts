@@ -17,6 +17,9 @@ import {
   type RotateResult,
   type SessionRecord,
   type SessionStore,
+  type UseRequest,
+  type UseResult,
+  type VerifiedUse,
 } from './session-store.js';
 
 interface Stored {
@@ -28,6 +31,11 @@ interface Stored {
 interface Family {
   head: string;
   forgetAt: number;
+}
+
+interface Marker {
+  id: string;
+  until: number;
 }
 
 /**
@@ -70,7 +78,7 @@ export interface MemoryStoreOptions {
 export class MemoryStore implements SessionStore {
   readonly #sessions = new Map<string, Stored>();
   readonly #families = new Map<string, Family>();
-  readonly #replays = new Map<string, number>();
+  readonly #replays = new Map<string, Marker>();
   readonly #sweepEvery: number;
   readonly #retentionMs: number;
   #writesSinceSweep = 0;
@@ -103,35 +111,32 @@ export class MemoryStore implements SessionStore {
     this.#families.set(session.familyId, { head: session.apiKey, forgetAt });
   }
 
-  async lookup(apiKey: string, now: number, replay?: ReplayMarker): Promise<LookupResult> {
-    let replayed = false;
-    if (replay !== undefined) {
-      const until = this.#replays.get(replay.key);
-      replayed = until !== undefined && until > now;
-      if (!replayed) {
-        this.#wrote(now);
-        this.#replays.set(replay.key, replay.expiresAt);
-      }
-    }
+  async lookup(apiKey: string, now: number): Promise<LookupResult> {
+    return this.lookupSync(apiKey, now);
+  }
+
+  /** {@link SessionStore.lookupSync}: the use cases read this store without a promise hop. */
+  lookupSync(apiKey: string, now: number): LookupResult {
     const stored = this.#live(this.#sessions, apiKey, now);
     // A rotated record outlives its family only as a tombstone: once the family is revoked, it is gone.
     if (stored === undefined || (stored.record.state === 'rotated' && !this.#families.has(stored.record.familyId))) {
-      return { record: null, replayed };
+      return { record: null };
     }
-    return { record: { ...stored.record }, replayed };
+    return { record: { ...stored.record } };
   }
 
   async rotate(request: RotateRequest): Promise<RotateResult> {
-    const { apiKey, familyId, next, now, graceMs } = request;
-    const stored = this.#live(this.#sessions, apiKey, now);
-    const family = this.#live(this.#families, familyId, now);
-    if (stored === undefined || family === undefined || stored.record.familyId !== familyId) {
-      return { outcome: 'not-found' };
-    }
+    const { apiKey, next, now } = request;
+    const found = this.#find(request);
+    if (found === undefined) return { outcome: 'not-found' };
+    const { stored, family } = found;
     const record = stored.record;
+    if (this.#isReplay(request.replay, now)) {
+      return { outcome: 'replayed' };
+    }
     if (record.state === 'live') {
       if (family.head !== apiKey || record.expireIn <= now) return { outcome: 'not-found' };
-      this.#wrote(now);
+      this.#mark(request.replay, now);
       const forgetAt = next.expireIn + this.#retentionMs;
       this.#sessions.set(next.apiKey, { record: { ...next, state: 'live' }, forgetAt });
       stored.record = { ...record, state: 'rotated', successor: next.apiKey, rotatedAt: now };
@@ -141,24 +146,76 @@ export class MemoryStore implements SessionStore {
       family.forgetAt = forgetAt;
       return { outcome: 'rotated', session: toSession(next) };
     }
-    const successor = this.#live(this.#sessions, family.head, now);
-    if (
-      record.successor === family.head &&
-      record.rotatedAt !== undefined &&
-      now - record.rotatedAt <= graceMs &&
-      successor?.record.state === 'live'
-    ) {
-      return { outcome: 'grace', session: toSession(successor.record) };
+    const successor = this.#graceSuccessor(record, family, request);
+    if (successor !== undefined) {
+      this.#mark(request.replay, now);
+      return { outcome: 'grace', session: toSession(successor) };
     }
-    // Clock earlier than the rotation: a delayed request made before it, stale rather than stolen.
-    if (record.rotatedAt !== undefined && now < record.rotatedAt) return { outcome: 'not-found' };
-    this.#revokeFamily(familyId);
+    if (madeBefore(record, request)) return { outcome: 'not-found' };
+    this.#revokeFamily(record.familyId);
     return { outcome: 'reused' };
+  }
+
+  async use(request: UseRequest): Promise<UseResult> {
+    const { apiKey, now } = request;
+    const found = this.#find(request);
+    if (found === undefined) return { outcome: 'not-found' };
+    const { stored, family } = found;
+    const record = stored.record;
+    if (this.#isReplay(request.replay, now)) return { outcome: 'replayed' };
+    if (record.state === 'live') {
+      if (family.head !== apiKey || record.expireIn <= now) return { outcome: 'not-found' };
+      if (request.revoke) {
+        this.#revokeFamily(record.familyId);
+        return { outcome: 'revoked' };
+      }
+      this.#mark(request.replay, now);
+      if (record.used !== true) stored.record = { ...record, used: true };
+      return { outcome: 'live' };
+    }
+    const excused = this.#graceSuccessor(record, family, request) !== undefined || madeBefore(record, request);
+    if (request.revoke || !excused) this.#revokeFamily(record.familyId);
+    if (request.revoke) return { outcome: excused ? 'revoked' : 'reused' };
+    return { outcome: excused ? 'not-found' : 'reused' };
   }
 
   async revoke(apiKey: string, now: number): Promise<void> {
     const stored = this.#live(this.#sessions, apiKey, now);
     if (stored !== undefined) this.#revokeFamily(stored.record.familyId);
+  }
+
+  /** The record of the request's key and its family, both present and matching. */
+  #find(request: VerifiedUse): { stored: Stored; family: Family } | undefined {
+    const stored = this.#live(this.#sessions, request.apiKey, request.now);
+    const family = this.#live(this.#families, request.familyId, request.now);
+    if (stored === undefined || family === undefined || stored.record.familyId !== request.familyId) return undefined;
+    return { stored, family };
+  }
+
+  /**
+   * The live successor a rotated record may still hand out: it is the family's head, has never been
+   * used in a verified request, and the rotation is at most `graceMs` old.
+   */
+  #graceSuccessor(record: SessionRecord, family: Family, request: VerifiedUse): SessionRecord | undefined {
+    if (record.successor !== family.head || record.rotatedAt === undefined) return undefined;
+    // A clock read before the rotation (a concurrent refresh that lost the race) is age 0, not less.
+    const age = Math.max(0, request.now - record.rotatedAt);
+    if (age > request.graceMs) return undefined;
+    const successor = this.#live(this.#sessions, family.head, request.now)?.record;
+    return successor?.state === 'live' && successor.used !== true ? successor : undefined;
+  }
+
+  /** True when another request set this marker (a resent call with the same id is not a replay). */
+  #isReplay(marker: ReplayMarker | undefined, now: number): boolean {
+    if (marker === undefined) return false;
+    const set = this.#replays.get(marker.key);
+    return set !== undefined && set.until > now && set.id !== marker.id;
+  }
+
+  #mark(marker: ReplayMarker | undefined, now: number): void {
+    if (marker === undefined) return;
+    this.#wrote(now);
+    this.#replays.set(marker.key, { id: marker.id, until: marker.expiresAt });
   }
 
   #revokeFamily(familyId: string): void {
@@ -186,7 +243,12 @@ export class MemoryStore implements SessionStore {
     this.#writesSinceSweep = 0;
     for (const [key, entry] of this.#sessions) if (entry.forgetAt <= now) this.#sessions.delete(key);
     for (const [key, entry] of this.#families) if (entry.forgetAt <= now) this.#families.delete(key);
-    for (const [key, until] of this.#replays) if (until <= now) this.#replays.delete(key);
+    for (const [key, marker] of this.#replays) if (marker.until <= now) this.#replays.delete(key);
     this.#sizeAfterSweep = this.size;
   }
+}
+
+/** The request was signed no later than the rotation plus the tolerance: made before it, not stolen. */
+function madeBefore(record: SessionRecord, request: VerifiedUse): boolean {
+  return record.rotatedAt !== undefined && request.signedAt <= record.rotatedAt + request.toleranceMs;
 }

@@ -61,28 +61,42 @@ export interface SessionRecord extends Session {
   state: 'live' | 'rotated';
   /** For a rotated record: the apiKey that replaced it. */
   successor?: string;
-  /** For a rotated record: when it was rotated, epoch ms. */
+  /** For a rotated record: when it was rotated, epoch ms of the store's clock. */
   rotatedAt?: number;
+  /**
+   * For a live record: `true` once a request signed with it verified. Its predecessor's grace ends
+   * then: a client that used the successor has it, so a refresh with the old pair is a reuse.
+   */
+  used?: true;
 }
 
 /**
- * A one-time marker for replay protection: `key` may be set once until `expiresAt`.
+ * A one-time marker for replay protection, written only for a request whose signature verified:
+ * `key` may be set once until `expiresAt`.
  *
  * @example
  * ```ts
  * import type { ReplayMarker } from 'caa-auth';
  *
- * // In a custom store's lookup over Redis: SET … NX answers null when the header was seen before.
+ * // In a custom store over Redis: SET … NX answers null when another request set it first; the
+ * // value `id` lets a resent command (a reconnecting client) see its own marker and not a replay.
  * async function replayed(marker: ReplayMarker, now: number): Promise<boolean> {
- *   return (await redis.set(`replay:${marker.key}`, '1', 'PX', Math.max(1, marker.expiresAt - now), 'NX')) === null;
+ *   const px = Math.max(1, marker.expiresAt - now);
+ *   if ((await redis.set(`replay:${marker.key}`, marker.id, 'PX', px, 'NX')) !== null) return false;
+ *   return (await redis.get(`replay:${marker.key}`)) !== marker.id;
  * }
  * ```
  */
 export interface ReplayMarker {
   /** Identifies one header (apiKey, timestamp, signature). */
   key: string;
-  /** When the marker may be forgotten, epoch ms: the header is outside the window by then. */
+  /**
+   * When the marker may be forgotten, epoch ms: the header's timestamp plus twice the window, so
+   * that it outlives the header on every server whose clock is within the window of the store's.
+   */
   expiresAt: number;
+  /** Unique to the call that sets it: the same call sent twice is not a replay of itself. */
+  id: string;
 }
 
 /**
@@ -100,8 +114,50 @@ export interface ReplayMarker {
 export interface LookupResult {
   /** The record of that apiKey, live or rotated; `null` when unknown, revoked or gone. */
   record: SessionRecord | null;
-  /** True when a replay marker was asked for and had already been set. */
-  replayed: boolean;
+  /**
+   * The store's own clock at the lookup, epoch ms, when it keeps one (RedisStore reads Redis
+   * `TIME`): expiry is judged by it, so app servers whose clocks differ agree. Absent: the caller's.
+   */
+  now?: number;
+}
+
+/**
+ * What a verified request signed with a given pair asks of the store, besides rotation: the facts
+ * {@link SessionStore.rotate} and {@link SessionStore.use} judge a rotated key by.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_GRACE_MS, DEFAULT_ROTATION_TOLERANCE_MS, type VerifiedUse } from 'caa-auth';
+ *
+ * // The part of a request both rotate and use take, as the use cases fill it in.
+ * const use: VerifiedUse = {
+ *   apiKey, familyId: record.familyId, now: Date.now(), signedAt: credentials.timestamp,
+ *   graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS,
+ * };
+ * ```
+ */
+export interface VerifiedUse {
+  /** The apiKey the client signed with (the signature verified). */
+  apiKey: string;
+  /** The family the lookup found for it: the store refuses the call if it no longer matches. */
+  familyId: string;
+  /** The use case's clock, epoch ms; a store with a clock of its own (Redis `TIME`) uses that instead. */
+  now: number;
+  /** The request's signed timestamp, epoch ms of the client's (corrected) clock. */
+  signedAt: number;
+  /**
+   * How long after a rotation the predecessor may still obtain the same successor, ms; grace ends
+   * earlier, at the successor's first verified use.
+   */
+  graceMs: number;
+  /**
+   * A request signed no later than `rotatedAt + toleranceMs` counts as made before the rotation (a
+   * delayed in-flight request): refused, but it revokes nothing. Covers HTTP `Date` resolution and
+   * client clock correction.
+   */
+  toleranceMs: number;
+  /** The replay marker to set, in the same atomic step, when the request is accepted. */
+  replay?: ReplayMarker | undefined;
 }
 
 /**
@@ -109,33 +165,35 @@ export interface LookupResult {
  *
  * @example
  * ```ts
- * import { DEFAULT_GRACE_MS, type RotateRequest } from 'caa-auth';
+ * import { DEFAULT_GRACE_MS, DEFAULT_ROTATION_TOLERANCE_MS, type RotateRequest } from 'caa-auth';
  *
  * // Testing a custom store as refreshToken drives it: `first` is stored, `second` and `third` are candidates of its family.
- * const request: RotateRequest = { apiKey: first.apiKey, familyId: first.familyId, next: second, now: Date.now(), graceMs: DEFAULT_GRACE_MS };
+ * const now = Date.now();
+ * const request: RotateRequest = {
+ *   apiKey: first.apiKey, familyId: first.familyId, next: second, now, signedAt: now,
+ *   graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS,
+ * };
  * await store.rotate(request); // { outcome: 'rotated', session: second }
  * await store.rotate({ ...request, next: third }); // { outcome: 'grace', session: second }: a retry gets the same successor
  * ```
  */
-export interface RotateRequest {
-  /** The apiKey the client signed with. */
-  apiKey: string;
-  /** The family the lookup found for it: the store refuses the rotation if it no longer matches. */
-  familyId: string;
-  /** The candidate successor (same family, fresh keys, new `expireIn`); used only if this call wins. */
+export interface RotateRequest extends VerifiedUse {
+  /**
+   * The candidate successor (same family, fresh keys); used only if this call wins. Its `issuedAt`
+   * and `expireIn` are on the caller's clock: a store with its own clock shifts both to it.
+   */
   next: Session;
-  /** The use case's clock, epoch ms. */
-  now: number;
-  /** How long after a rotation the predecessor may still obtain the same successor, ms. */
-  graceMs: number;
 }
 
 /**
  * What {@link SessionStore.rotate} did:
  * - `rotated`: this call replaced the session with `session` (the candidate);
- * - `grace`: the session had been rotated less than `graceMs` ago; `session` is that existing successor;
- * - `reused`: a rotated key came back after grace, or an older ancestor did: the family is revoked;
- * - `not-found`: no live family for that apiKey.
+ * - `grace`: the immediate predecessor within grace (successor never used, at most `graceMs` old);
+ *   `session` is that existing successor;
+ * - `reused`: a rotated key came back after its grace, made after the rotation: the family is revoked;
+ * - `replayed`: the replay marker was set by another request: nothing changed;
+ * - `not-found`: no live family for that apiKey, or a rotated key whose request was made before
+ *   the rotation (nothing revoked).
  *
  * @example
  * ```ts
@@ -149,6 +207,8 @@ export interface RotateRequest {
  *       return result.session;
  *     case 'reused':
  *       throw new CaaError('TOKEN_REUSED'); // the store has revoked the family already
+ *     case 'replayed':
+ *       throw new CaaError('REPLAYED');
  *     case 'not-found':
  *       throw new CaaError('APIKEY_NOT_FOUND');
  *   }
@@ -157,26 +217,74 @@ export interface RotateRequest {
  */
 export type RotateResult =
   | { outcome: 'rotated' | 'grace'; session: Session }
-  | { outcome: 'reused' | 'not-found' };
+  | { outcome: 'reused' | 'replayed' | 'not-found' };
+
+/**
+ * A verified request on any endpoint but refresh, as {@link SessionStore.use} takes it.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_GRACE_MS, DEFAULT_ROTATION_TOLERANCE_MS, type UseRequest } from 'caa-auth';
+ *
+ * // A logout signed with the key the lookup found: the family goes, whichever key of it signed.
+ * const now = Date.now();
+ * const request: UseRequest = {
+ *   apiKey, familyId: record.familyId, now, signedAt: credentials.timestamp,
+ *   graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS, revoke: true,
+ * };
+ * await store.use(request); // { outcome: 'revoked' }
+ * ```
+ */
+export interface UseRequest extends VerifiedUse {
+  /** Logout: revoke the family, whether the key is live or rotated. */
+  revoke: boolean;
+}
+
+/**
+ * What {@link SessionStore.use} did:
+ * - `live`: the key is its family's live one; it is now marked used (and the marker set);
+ * - `revoked`: logout: the family is gone (signed with the live key, or a rotated one within its
+ *   grace or made before its rotation);
+ * - `reused`: a rotated key after its grace, made after the rotation: the family is revoked;
+ * - `replayed`: the replay marker was set by another request: nothing changed;
+ * - `not-found`: no live family, or a rotated key within grace or made before the rotation
+ *   (nothing revoked).
+ *
+ * @example
+ * ```ts
+ * import type { UseResult } from 'caa-auth';
+ *
+ * const { outcome }: UseResult = await store.use(request);
+ * if (outcome === 'reused') console.warn('a rotated key came back: the family was revoked');
+ * ```
+ */
+export interface UseResult {
+  outcome: 'live' | 'revoked' | 'reused' | 'replayed' | 'not-found';
+}
 
 /**
  * Storage for sessions. Implementations: {@link MemoryStore} (one process) and {@link RedisStore}.
  * Every method is atomic with respect to the others. A store that cannot be reached rejects with
- * {@link CaaError} 503 `STORE_UNAVAILABLE`; it never answers "not found" for a fault.
+ * {@link CaaError} 503 `STORE_UNAVAILABLE`; it never answers "not found" for a fault. Nothing is
+ * written for a request whose signature did not verify: `lookup` only reads, and the use cases
+ * call `rotate` and `use` only after the signature verified.
  *
  * Rules every store follows (and the contract suite checks):
  * - one family (all sessions descended from one login) has at most one live session;
  * - `rotate` is a compare-and-swap: of any number of concurrent calls for one live apiKey, one
  *   returns `rotated`, the others `grace` with the same successor;
- * - a rotated apiKey presented after `graceMs`, or any apiKey older than the immediate predecessor,
- *   revokes the whole family (`reused`), unless the request's clock (`now`) is earlier than that
- *   rotation: such a request was made before it (a delayed retry) and is answered `not-found`;
+ * - the immediate predecessor gets that same successor only while the successor has never been
+ *   used in a verified request (`use` marks it) and at most `graceMs` after the rotation;
+ * - a rotated apiKey presented outside its grace — on any endpoint — revokes the whole family
+ *   (`reused`), unless the request was signed no later than `rotatedAt + toleranceMs`: such a
+ *   request was made before the rotation (a delayed in-flight request) and is answered `not-found`;
+ * - a logout (`use` with `revoke`) signed with any key of a live family revokes the family;
  * - records carry `expireIn`; a store keeps them {@link EXPIRED_SESSION_RETENTION_MS} longer (so that an
  *   expired apiKey is answered `SESSION_EXPIRED`) and may forget them after that.
  *
  * @example
  * ```ts
- * import type { LookupResult, ReplayMarker, RotateRequest, RotateResult, Session, SessionStore } from 'caa-auth';
+ * import type { LookupResult, RotateRequest, RotateResult, Session, SessionStore, UseRequest, UseResult } from 'caa-auth';
  *
  * // A sketch over PostgreSQL (postgres.js): one transaction per method keeps each method atomic.
  * class PostgresStore implements SessionStore {
@@ -188,11 +296,12 @@ export type RotateResult =
  *       sql`INSERT INTO caa_families ${sql({ familyId: session.familyId, head: session.apiKey })}`,
  *     ]);
  *   }
- *   async lookup(apiKey: string, now: number, replay?: ReplayMarker): Promise<LookupResult> { … }
+ *   async lookup(apiKey: string, now: number): Promise<LookupResult> { … }
  *   async rotate(request: RotateRequest): Promise<RotateResult> {
  *     // SELECT … FOR UPDATE on the family row first: concurrent refreshes then take turns, and one wins.
  *     …
  *   }
+ *   async use(request: UseRequest): Promise<UseResult> { … }
  *   async revoke(apiKey: string, now: number): Promise<void> { … }
  * }
  * // In the caa-auth repository, a new store proves itself with the shared suite: describeSessionStoreContract (test/contract/).
@@ -201,13 +310,22 @@ export type RotateResult =
 export interface SessionStore {
   /** Saves a new live session, the first of a new family (login). */
   create(session: Session, now: number): Promise<void>;
+  /** Reads the record of `apiKey`; writes nothing. */
+  lookup(apiKey: string, now: number): Promise<LookupResult>;
   /**
-   * Reads the record of `apiKey`. With `replay`, also sets the replay marker in the same atomic
-   * step and reports whether it was already set.
+   * Optional: the same as {@link SessionStore.lookup}, synchronously, for stores that hold their
+   * data in the process ({@link MemoryStore}). The use cases call it when present, which saves the
+   * promise hops of an async call on every request.
    */
-  lookup(apiKey: string, now: number, replay?: ReplayMarker): Promise<LookupResult>;
+  lookupSync?(apiKey: string, now: number): LookupResult;
   /** Rotates a session atomically; see {@link RotateResult}. */
   rotate(request: RotateRequest): Promise<RotateResult>;
-  /** Revokes the session of `apiKey` and its whole family (logout, or an orphaned session). */
+  /**
+   * Records a verified request on any endpoint but refresh: marks a live key used (ending its
+   * predecessor's grace), sets the replay marker, judges a rotated key, and for a logout revokes the
+   * family; see {@link UseResult}.
+   */
+  use(request: UseRequest): Promise<UseResult>;
+  /** Revokes the session of `apiKey` and its whole family (an orphaned session). */
   revoke(apiKey: string, now: number): Promise<void>;
 }

@@ -1,17 +1,33 @@
 /**
  * Authenticating a signed request: the checks every signed endpoint shares, in the order of the
- * spec: parse → timestamp window → session lookup → signature (→ replay).
+ * spec: parse → timestamp window → session lookup → signature, and only then anything the store
+ * writes (first use, replay marker, reuse of a rotated key).
  *
  * @module use-cases/authenticate
  */
 
+import { randomUUID } from 'node:crypto';
 import { CaaError } from '../errors.js';
 import { type Session } from '../models.js';
 import { parseCaaHeader, type CaaCredentials } from '../protocol/header.js';
 import { DEFAULT_SKEW_MS } from '../protocol/limits.js';
 import { assertSignature, assertTimestampInWindow } from '../protocol/verify.js';
-import { toSession, type SessionRecord, type SessionStore } from '../stores/session-store.js';
-import { fromStore, type ClockOptions } from './options.js';
+import {
+  toSession,
+  type LookupResult,
+  type ReplayMarker,
+  type SessionRecord,
+  type SessionStore,
+  type UseResult,
+  type VerifiedUse,
+} from '../stores/session-store.js';
+import {
+  DEFAULT_GRACE_MS,
+  DEFAULT_ROTATION_TOLERANCE_MS,
+  fromStore,
+  type ClockOptions,
+  type RotationOptions,
+} from './options.js';
 import { readAuthorization, type RequestLike } from './request.js';
 
 /**
@@ -26,52 +42,132 @@ import { readAuthorization, type RequestLike } from './request.js';
  * const session = await authenticate(store, req, CAA_ACTIONS.updateMyProfile, once);
  * ```
  */
-export interface AuthenticateOptions extends ClockOptions {
+export interface AuthenticateOptions extends ClockOptions, RotationOptions {
   /** Accept each exact header only once within the window (400 `REPLAYED` the second time). Default `false`. */
   replayProtection?: boolean;
 }
 
-/** A verified request: its credentials and the record they matched. @internal */
+/** A verified request: its credentials, the record they matched, and the clocks. @internal */
 export interface VerifiedRequest {
   credentials: CaaCredentials;
   record: SessionRecord;
+  /** The use case's clock. */
   now: number;
+  /** What the store needs to judge this request (rotate, use). */
+  use: VerifiedUse;
+}
+
+/** The store's answer, its faults turned into 503 (a synchronous capability when the store has one). */
+function lookupIn(store: SessionStore, apiKey: string, now: number): LookupResult | Promise<LookupResult> {
+  if (store.lookupSync === undefined) return fromStore(store.lookup(apiKey, now));
+  try {
+    return store.lookupSync(apiKey, now);
+  } catch (cause) {
+    throw new CaaError('STORE_UNAVAILABLE', { cause });
+  }
+}
+
+/** The replay marker of a verified header: it outlives the header on every server within the window. */
+export function replayMarker(credentials: CaaCredentials, skewMs: number, id: string): ReplayMarker {
+  return {
+    key: `${credentials.apiKey}:${credentials.timestamp}:${credentials.signature}`,
+    expiresAt: credentials.timestamp + 2 * skewMs,
+    id,
+  };
 }
 
 /**
- * The shared checks. A rotated record is returned as is (the refresh use case needs it); every
- * other caller refuses it. @internal
+ * The shared checks. Writes nothing: a rotated record is returned as is, for the caller to hand to
+ * the store with the facts it judges it by. @internal
  */
-export async function verifyRequest(
+export function verifyRequest(
   store: SessionStore,
   req: RequestLike,
   action: string,
-  options: ClockOptions & { replayProtection?: boolean },
-): Promise<VerifiedRequest> {
+  options: ClockOptions & RotationOptions,
+): VerifiedRequest | Promise<VerifiedRequest> {
   const now = (options.now ?? Date.now)();
   const skewMs = options.skewMs ?? DEFAULT_SKEW_MS;
   const credentials = parseCaaHeader(readAuthorization(req));
   assertTimestampInWindow(credentials.timestamp, { now, skewMs });
-  const replay = options.replayProtection
-    ? {
-        key: `${credentials.apiKey}:${credentials.timestamp}:${credentials.signature}`,
-        expiresAt: credentials.timestamp + skewMs + 1,
-      }
-    : undefined;
-  const { record, replayed } = await fromStore(store.lookup(credentials.apiKey, now, replay));
+  const found = lookupIn(store, credentials.apiKey, now);
+  if (found instanceof Promise) return found.then((result) => verified(result, credentials, action, now, options));
+  return verified(found, credentials, action, now, options);
+}
+
+function verified(
+  found: LookupResult,
+  credentials: CaaCredentials,
+  action: string,
+  now: number,
+  options: RotationOptions,
+): VerifiedRequest {
+  const { record } = found;
   if (record === null) throw new CaaError('APIKEY_NOT_FOUND');
-  if (record.state === 'live' && record.expireIn <= now) throw new CaaError('SESSION_EXPIRED');
+  if (record.state === 'live' && record.expireIn <= (found.now ?? now)) throw new CaaError('SESSION_EXPIRED');
   assertSignature(credentials, action, record.secretKey);
-  if (replayed) throw new CaaError('REPLAYED');
-  return { credentials, record, now };
+  return {
+    credentials,
+    record,
+    now,
+    use: {
+      apiKey: credentials.apiKey,
+      familyId: record.familyId,
+      now,
+      signedAt: credentials.timestamp,
+      graceMs: options.graceMs ?? DEFAULT_GRACE_MS,
+      toleranceMs: options.rotationToleranceMs ?? DEFAULT_ROTATION_TOLERANCE_MS,
+    },
+  };
+}
+
+/** The error of a store outcome that refuses the request. @internal */
+export function refusal(outcome: UseResult['outcome'] | 'replayed'): CaaError {
+  switch (outcome) {
+    case 'replayed':
+      return new CaaError('REPLAYED');
+    case 'reused':
+      return new CaaError('TOKEN_REUSED');
+    default:
+      return new CaaError('APIKEY_NOT_FOUND');
+  }
+}
+
+async function confirmUse(
+  store: SessionStore,
+  verifiedRequest: VerifiedRequest,
+  options: AuthenticateOptions,
+): Promise<Session> {
+  const { credentials, record, use } = verifiedRequest;
+  const replay = options.replayProtection
+    ? replayMarker(credentials, options.skewMs ?? DEFAULT_SKEW_MS, randomUUID())
+    : undefined;
+  const { outcome } = await fromStore(store.use({ ...use, replay, revoke: false }));
+  if (outcome !== 'live') throw refusal(outcome);
+  return toSession(record);
+}
+
+function authenticated(
+  store: SessionStore,
+  verifiedRequest: VerifiedRequest,
+  options: AuthenticateOptions,
+): Session | Promise<Session> {
+  const { record } = verifiedRequest;
+  // The hot path: a live key used before, no marker asked for; the store has nothing to write.
+  if (record.state === 'live' && record.used === true && options.replayProtection !== true) return toSession(record);
+  return confirmUse(store, verifiedRequest, options);
 }
 
 /**
  * Authenticates a request signed with `action` and returns its live session.
  *
+ * A key's first verified use is recorded (it ends its predecessor's grace); a rotated key is
+ * refused, and once its grace is over — unless the request was signed before the rotation — its
+ * whole family is revoked (`TOKEN_REUSED`): it came back after its successor was handed out.
+ *
  * @throws {@link CaaError} 400 `invalid authorization` | 400 `invalid signature` (codes
  *   `TIMESTAMP_OUT_OF_WINDOW`, `SIGNATURE_MISMATCH`, `REPLAYED`) | 404 `apiKey not found` (codes
- *   `APIKEY_NOT_FOUND`, `SESSION_EXPIRED`) | 503 (`STORE_UNAVAILABLE`).
+ *   `APIKEY_NOT_FOUND`, `SESSION_EXPIRED`, `TOKEN_REUSED`) | 503 (`STORE_UNAVAILABLE`).
  *
  * @example
  * ```ts
@@ -87,7 +183,7 @@ export async function authenticate(
   action: string,
   options: AuthenticateOptions = {},
 ): Promise<Session> {
-  const { record } = await verifyRequest(store, req, action, options);
-  if (record.state !== 'live') throw new CaaError('APIKEY_NOT_FOUND');
-  return toSession(record);
+  const verifiedRequest = verifyRequest(store, req, action, options);
+  if (verifiedRequest instanceof Promise) return authenticated(store, await verifiedRequest, options);
+  return authenticated(store, verifiedRequest, options);
 }

@@ -34,6 +34,21 @@ export const DEFAULT_SESSION_TTL_MS = 259_200_000;
 export const DEFAULT_GRACE_MS = 10_000;
 
 /**
+ * How late a request signed with a rotated key may be stamped and still count as made before the
+ * rotation (a delayed in-flight request, refused without revoking anything), ms: the 1 s resolution
+ * of the HTTP `Date` header a client corrects its clock by, plus a round trip of correction error.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_ROTATION_TOLERANCE_MS, authenticate } from 'caa-auth';
+ *
+ * // App servers known to drift up to 3 s from Redis: clients corrected against them drift as much.
+ * await authenticate(store, req, action, { rotationToleranceMs: DEFAULT_ROTATION_TOLERANCE_MS + 3_000 });
+ * ```
+ */
+export const DEFAULT_ROTATION_TOLERANCE_MS = 2_000;
+
+/**
  * Bytes of randomness in an apiKey or secretKey.
  *
  * @example
@@ -69,6 +84,35 @@ export interface ClockOptions {
   now?: () => number;
   /** Accepted clock difference either way, ms; default 300 000 (spec §3). */
   skewMs?: number;
+}
+
+/**
+ * How rotated keys are judged, on every signed endpoint.
+ *
+ * @example
+ * ```ts
+ * import { authenticate, refreshToken, revokeSession, type RotationOptions } from 'caa-auth';
+ *
+ * // One setting for every route: refresh, authenticate and logout must judge old keys alike.
+ * const rotation: RotationOptions = { graceMs: 30_000 };
+ * await refreshToken(store, users, req, rotation);
+ * await authenticate(store, req, action, rotation);
+ * await revokeSession(store, req, rotation);
+ * ```
+ */
+export interface RotationOptions {
+  /**
+   * For how long after a rotation a refresh signed with the predecessor returns the same successor
+   * (a lost response, a second tab), ms; it ends earlier, at the successor's first verified use.
+   * Default {@link DEFAULT_GRACE_MS} (10 s).
+   */
+  graceMs?: number;
+  /**
+   * A request signed with a rotated key no later than this after the rotation counts as made
+   * before it: refused with `APIKEY_NOT_FOUND`, nothing revoked. Default
+   * {@link DEFAULT_ROTATION_TOLERANCE_MS} (2 s).
+   */
+  rotationToleranceMs?: number;
 }
 
 /**

@@ -10,9 +10,10 @@ import type { CredentialsResponse, Session, User } from '../models.js';
 import { CAA_ACTIONS } from '../protocol/actions.js';
 import { FAMILY_TAG_LENGTH, type SessionStore } from '../stores/session-store.js';
 import type { UserRepository } from '../users/user-repository.js';
-import { verifyRequest } from './authenticate.js';
+import { DEFAULT_SKEW_MS } from '../protocol/limits.js';
+import { refusal, replayMarker, verifyRequest } from './authenticate.js';
 import { credentialsResponse } from './issue-session.js';
-import { DEFAULT_GRACE_MS, DEFAULT_SESSION_TTL_MS, fromStore, generateKey, type IssueOptions } from './options.js';
+import { DEFAULT_SESSION_TTL_MS, fromStore, generateKey, type IssueOptions, type RotationOptions } from './options.js';
 import type { RequestLike } from './request.js';
 
 /**
@@ -27,12 +28,7 @@ import type { RequestLike } from './request.js';
  * res.json(await refreshToken(store, users, req, options));
  * ```
  */
-export interface RefreshTokenOptions extends IssueOptions {
-  /**
-   * For how long after a rotation a refresh signed with the predecessor returns the same successor
-   * (a lost response, a second tab), ms. Default {@link DEFAULT_GRACE_MS} (10 s).
-   */
-  graceMs?: number;
+export interface RefreshTokenOptions extends IssueOptions, RotationOptions {
   /** Accept each exact header only once within the window. Default `true`. */
   replayProtection?: boolean;
   /** The action the request must be signed with. Default `client:my:refresh-token`. */
@@ -43,13 +39,18 @@ export interface RefreshTokenOptions extends IssueOptions {
  * Checks a signed refresh request and rotates the session's `apiKey`/`secretKey`.
  *
  * Order of checks: parse (400 `invalid authorization`) → timestamp window (400 `invalid signature`)
- * → session lookup (404 `apiKey not found`; expired counts as not found) → signature (400
- * `invalid signature`) → replay (400 `invalid signature`, `REPLAYED`) → user (404 `user not found`;
- * the orphaned session is revoked) → atomic rotation.
+ * → session lookup (404 `apiKey not found`; expired is `SESSION_EXPIRED`) → signature (400
+ * `invalid signature`) → user (404 `user not found`; the orphaned session is revoked) → replay and
+ * atomic rotation, one store call (400 `invalid signature`, `REPLAYED`). Nothing is written before
+ * the signature verified.
  *
- * Rotation: exactly one successor per session whatever the concurrency; a refresh with the
- * immediate predecessor within `graceMs` returns that same successor; a rotated key after grace, or
- * any older one, revokes the whole family (404 `apiKey not found`, code `TOKEN_REUSED`).
+ * Rotation: exactly one successor per session whatever the concurrency. A refresh with the
+ * immediate predecessor returns that same successor while the successor has never been used in a
+ * verified request and at most `graceMs` after the rotation (a lost response, a second tab). After
+ * that, a rotated key — or any older one — revokes the whole family (404 `apiKey not found`, code
+ * `TOKEN_REUSED`), unless the request was signed before the rotation (within
+ * `rotationToleranceMs`): a delayed in-flight request is refused with `APIKEY_NOT_FOUND` and
+ * revokes nothing.
  *
  * @throws {@link CaaError}; a store fault is 503 `STORE_UNAVAILABLE`.
  *
@@ -69,10 +70,7 @@ export async function refreshToken<U extends User>(
   req: RequestLike,
   options: RefreshTokenOptions = {},
 ): Promise<CredentialsResponse<U>> {
-  const { credentials, record, now } = await verifyRequest(store, req, options.action ?? CAA_ACTIONS.refreshToken, {
-    ...options,
-    replayProtection: options.replayProtection ?? true,
-  });
+  const { credentials, record, now, use } = await verifyRequest(store, req, options.action ?? CAA_ACTIONS.refreshToken, options);
   const user = await fromStore(userRepo.findById(record.userId));
   if (user === null || user === undefined) {
     await fromStore(store.revoke(credentials.apiKey, now));
@@ -88,22 +86,15 @@ export async function refreshToken<U extends User>(
     familyId: record.familyId,
     issuedAt: now,
   };
-  const result = await fromStore(
-    store.rotate({
-      apiKey: credentials.apiKey,
-      familyId: record.familyId,
-      next,
-      now,
-      graceMs: options.graceMs ?? DEFAULT_GRACE_MS,
-    }),
-  );
+  // The candidate's apiKey is unique to this call: a resent rotation sees its own marker.
+  const replay =
+    (options.replayProtection ?? true) ? replayMarker(credentials, options.skewMs ?? DEFAULT_SKEW_MS, next.apiKey) : undefined;
+  const result = await fromStore(store.rotate({ ...use, next, replay }));
   switch (result.outcome) {
     case 'rotated':
     case 'grace':
       return credentialsResponse(result.session, user);
-    case 'reused':
-      throw new CaaError('TOKEN_REUSED');
-    case 'not-found':
-      throw new CaaError('APIKEY_NOT_FOUND');
+    default:
+      throw refusal(result.outcome);
   }
 }

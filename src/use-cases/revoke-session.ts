@@ -4,10 +4,12 @@
  * @module use-cases/revoke-session
  */
 
+import { randomUUID } from 'node:crypto';
 import { CAA_ACTIONS } from '../protocol/actions.js';
+import { DEFAULT_SKEW_MS } from '../protocol/limits.js';
 import type { Session } from '../models.js';
-import type { SessionStore } from '../stores/session-store.js';
-import { authenticate, type AuthenticateOptions } from './authenticate.js';
+import { toSession, type SessionStore } from '../stores/session-store.js';
+import { refusal, replayMarker, verifyRequest, type AuthenticateOptions } from './authenticate.js';
 import { fromStore } from './options.js';
 import type { RequestLike } from './request.js';
 
@@ -29,10 +31,13 @@ export interface RevokeSessionOptions extends AuthenticateOptions {
 }
 
 /**
- * Authenticates a logout request (action `client:my:logout` by default) and revokes the session;
- * afterwards its apiKey answers 404 `apiKey not found`. Returns the session that was revoked.
+ * Authenticates a logout request (action `client:my:logout` by default) and revokes the session's
+ * whole family; afterwards every key of it answers 404 `apiKey not found`. Any key of a live family
+ * logs it out: the live one, or a rotated one whose signature verifies — so a logout still works
+ * after a thief refreshed first. Returns the session of the key that signed.
  *
- * @throws {@link CaaError} as {@link authenticate} does.
+ * @throws {@link CaaError} as {@link authenticate} does; a rotated key outside its grace, made after
+ *   the rotation, is 404 `TOKEN_REUSED` (the family is revoked all the same).
  *
  * @example
  * ```ts
@@ -49,7 +54,11 @@ export async function revokeSession(
   req: RequestLike,
   options: RevokeSessionOptions = {},
 ): Promise<Session> {
-  const session = await authenticate(store, req, options.action ?? CAA_ACTIONS.logout, options);
-  await fromStore(store.revoke(session.apiKey, (options.now ?? Date.now)()));
-  return session;
+  const { credentials, record, use } = await verifyRequest(store, req, options.action ?? CAA_ACTIONS.logout, options);
+  const replay = options.replayProtection
+    ? replayMarker(credentials, options.skewMs ?? DEFAULT_SKEW_MS, randomUUID())
+    : undefined;
+  const { outcome } = await fromStore(store.use({ ...use, replay, revoke: true }));
+  if (outcome !== 'revoked') throw refusal(outcome);
+  return toSession(record);
 }

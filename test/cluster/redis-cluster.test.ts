@@ -239,7 +239,7 @@ class RecordingScriptClient implements RedisScriptClient {
       .filter((message) => !message.startsWith('NOSCRIPT'));
   }
 
-  /** Replies of the calls that declared `keyCount` keys (ROTATE declares 3). */
+  /** Replies of the calls that declared `keyCount` keys (ROTATE declares 4: with its replay marker). */
   replies(keyCount: number): unknown[] {
     return this.calls.filter((call) => call.keys.length === keyCount && call.error === undefined).map((call) => call.reply);
   }
@@ -286,7 +286,7 @@ for (const variant of VARIANTS) {
   describeSessionStoreContract(`RedisStore on a 3-master Redis Cluster, ${variant.name}`, async () => {
     const connection = await variant.connect(runningCluster().nodes);
     return {
-      store: new RedisStore({ client: connection.client }),
+      store: new RedisStore({ client: connection.client, clock: 'caller' }),
       liveSessions: (familyId) => liveSessions(connection, familyId),
       flush: () => connection.flush(),
       close: () => connection.close(),
@@ -311,7 +311,7 @@ for (const variant of VARIANTS) {
       connection = await variant.connect(runningCluster().nodes);
       await connection.flush();
       recorder = new RecordingScriptClient(connection.scriptClient);
-      store = new RedisStore({ client: recorder });
+      store = new RedisStore({ client: recorder, clock: 'caller' });
       clock = new TestClock();
       user = makeUser('59573c395c2960da1aa83a08');
       users = new MemoryUserRepository([user]);
@@ -487,7 +487,7 @@ for (const variant of VARIANTS) {
         for (const body of bodies) expect(body).toStrictEqual(first);
 
         // One ROTATE rotated, every other one answered grace.
-        const outcomes = recorder.replies(3).map((reply) => (Array.isArray(reply) ? reply[0] : reply));
+        const outcomes = recorder.replies(4).map((reply) => (Array.isArray(reply) ? reply[0] : reply));
         expect(outcomes.filter((outcome) => outcome === 'rotated')).toHaveLength(1);
         expect(outcomes.filter((outcome) => outcome === 'grace')).toHaveLength(BURST - 1);
 

@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   CAA_ACTIONS,
   DEFAULT_GRACE_MS,
+  DEFAULT_ROTATION_TOLERANCE_MS,
   DEFAULT_SESSION_TTL_MS,
   FAMILY_TAG_LENGTH,
   MemoryUserRepository,
@@ -42,6 +43,8 @@ export interface SessionStoreFixture {
   readonly store: SessionStore;
   /** The live sessions of `familyId` that the store really holds (read behind the store's back). */
   liveSessions(familyId: string): Promise<Session[]>;
+  /** Entries the store holds in all (MemoryStore.size, Redis DBSIZE), where it can tell. */
+  size?(): Promise<number>;
   /** Forgets everything the store holds. */
   flush(): Promise<void>;
   /** Releases what `setup` opened. */
@@ -82,14 +85,13 @@ export function describeSessionStoreContract(name: string, setup: SessionStoreSe
         const session = newSession(clock.t);
         await store.create(session, clock.t);
 
-        const { record, replayed } = await store.lookup(session.apiKey, clock.t);
-        expect(replayed).toBe(false);
+        const { record } = await store.lookup(session.apiKey, clock.t);
         expect(record).toStrictEqual({ ...session, state: 'live' });
         expect(apiKeys(await fixture.liveSessions(session.familyId))).toStrictEqual([session.apiKey]);
       });
 
       it('looks up an unknown apiKey as null, not as an error', async () => {
-        await expect(store.lookup(generateKey(), clock.t)).resolves.toStrictEqual({ record: null, replayed: false });
+        await expect(store.lookup(generateKey(), clock.t)).resolves.toStrictEqual({ record: null });
       });
 
       it('keeps the sessions of two logins of one user apart', async () => {
@@ -107,7 +109,7 @@ export function describeSessionStoreContract(name: string, setup: SessionStoreSe
         const next = successorOf(old, clock.advance(1_000));
 
         await expect(
-          store.rotate({ apiKey: old.apiKey, familyId: old.familyId, next, now: clock.t, graceMs: DEFAULT_GRACE_MS }),
+          store.rotate({ apiKey: old.apiKey, familyId: old.familyId, next, now: clock.t, signedAt: clock.t, graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS }),
         ).resolves.toStrictEqual({ outcome: 'rotated', session: next });
 
         const before = await store.lookup(old.apiKey, clock.t);
@@ -122,12 +124,12 @@ export function describeSessionStoreContract(name: string, setup: SessionStoreSe
         await store.create(old, clock.t);
         const rotatedAt = clock.advance(1);
         const next = successorOf(old, rotatedAt);
-        await store.rotate({ apiKey: old.apiKey, familyId: old.familyId, next, now: rotatedAt, graceMs: DEFAULT_GRACE_MS });
+        await store.rotate({ apiKey: old.apiKey, familyId: old.familyId, next, now: rotatedAt, signedAt: rotatedAt, graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS });
 
         for (const now of [rotatedAt, rotatedAt + 1, rotatedAt + DEFAULT_GRACE_MS]) {
           const candidate = successorOf(old, now);
           await expect(
-            store.rotate({ apiKey: old.apiKey, familyId: old.familyId, next: candidate, now, graceMs: DEFAULT_GRACE_MS }),
+            store.rotate({ apiKey: old.apiKey, familyId: old.familyId, next: candidate, now, signedAt: now, graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS }),
           ).resolves.toStrictEqual({ outcome: 'grace', session: next });
           expect((await store.lookup(candidate.apiKey, now)).record).toBeNull();
         }
@@ -139,17 +141,17 @@ export function describeSessionStoreContract(name: string, setup: SessionStoreSe
         await store.create(old, clock.t);
         const rotatedAt = clock.advance(1);
         const next = successorOf(old, rotatedAt);
-        await store.rotate({ apiKey: old.apiKey, familyId: old.familyId, next, now: rotatedAt, graceMs: DEFAULT_GRACE_MS });
+        await store.rotate({ apiKey: old.apiKey, familyId: old.familyId, next, now: rotatedAt, signedAt: rotatedAt, graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS });
 
         const late = rotatedAt + DEFAULT_GRACE_MS + 1;
         await expect(
-          store.rotate({ apiKey: old.apiKey, familyId: old.familyId, next: successorOf(old, late), now: late, graceMs: DEFAULT_GRACE_MS }),
+          store.rotate({ apiKey: old.apiKey, familyId: old.familyId, next: successorOf(old, late), now: late, signedAt: late, graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS }),
         ).resolves.toStrictEqual({ outcome: 'reused' });
 
         expect((await store.lookup(next.apiKey, late)).record).toBeNull();
         expect(await fixture.liveSessions(old.familyId)).toStrictEqual([]);
         await expect(
-          store.rotate({ apiKey: next.apiKey, familyId: next.familyId, next: successorOf(next, late), now: late, graceMs: DEFAULT_GRACE_MS }),
+          store.rotate({ apiKey: next.apiKey, familyId: next.familyId, next: successorOf(next, late), now: late, signedAt: late, graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS }),
         ).resolves.toStrictEqual({ outcome: 'not-found' });
       });
 
@@ -157,39 +159,104 @@ export function describeSessionStoreContract(name: string, setup: SessionStoreSe
         const a = newSession(clock.t);
         await store.create(a, clock.t);
         const b = successorOf(a, clock.advance(1));
-        await store.rotate({ apiKey: a.apiKey, familyId: a.familyId, next: b, now: clock.t, graceMs: DEFAULT_GRACE_MS });
+        await store.rotate({ apiKey: a.apiKey, familyId: a.familyId, next: b, now: clock.t, signedAt: clock.t, graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS });
         const c = successorOf(b, clock.advance(1));
-        await store.rotate({ apiKey: b.apiKey, familyId: b.familyId, next: c, now: clock.t, graceMs: DEFAULT_GRACE_MS });
+        await store.rotate({ apiKey: b.apiKey, familyId: b.familyId, next: c, now: clock.t, signedAt: clock.t, graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS });
 
-        const now = clock.advance(1);
+        // Signed after A's rotation plus the tolerance: not a delayed in-flight request.
+        const now = clock.advance(DEFAULT_ROTATION_TOLERANCE_MS + 1);
         await expect(
-          store.rotate({ apiKey: a.apiKey, familyId: a.familyId, next: successorOf(a, now), now, graceMs: DEFAULT_GRACE_MS }),
+          store.rotate({ apiKey: a.apiKey, familyId: a.familyId, next: successorOf(a, now), now, signedAt: now, graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS }),
         ).resolves.toStrictEqual({ outcome: 'reused' });
         expect((await store.lookup(c.apiKey, now)).record).toBeNull();
         expect(await fixture.liveSessions(a.familyId)).toStrictEqual([]);
       });
 
-      it('answers a stale request (its now before the rotation) with `not-found` and revokes nothing', async () => {
+      it('answers a request signed before the rotation (a delayed in-flight one) with `not-found` and revokes nothing', async () => {
         const a = newSession(clock.t);
         await store.create(a, clock.t);
         const aRotatedAt = clock.advance(1_000);
         const b = successorOf(a, aRotatedAt);
-        await store.rotate({ apiKey: a.apiKey, familyId: a.familyId, next: b, now: aRotatedAt, graceMs: DEFAULT_GRACE_MS });
+        await store.rotate({ apiKey: a.apiKey, familyId: a.familyId, next: b, now: aRotatedAt, signedAt: aRotatedAt, graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS });
         const bRotatedAt = clock.advance(1_000);
         const c = successorOf(b, bRotatedAt);
-        await store.rotate({ apiKey: b.apiKey, familyId: b.familyId, next: c, now: bRotatedAt, graceMs: DEFAULT_GRACE_MS });
+        await store.rotate({ apiKey: b.apiKey, familyId: b.familyId, next: c, now: bRotatedAt, signedAt: bRotatedAt, graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS });
 
-        const stale = aRotatedAt - 1;
-        await expect(
-          store.rotate({ apiKey: a.apiKey, familyId: a.familyId, next: successorOf(a, stale), now: stale, graceMs: DEFAULT_GRACE_MS }),
-        ).resolves.toStrictEqual({ outcome: 'not-found' });
-        // The immediate predecessor with a clock before its rotation is inside grace: the same successor.
-        await expect(
-          store.rotate({ apiKey: b.apiKey, familyId: b.familyId, next: successorOf(b, stale), now: stale, graceMs: DEFAULT_GRACE_MS }),
-        ).resolves.toStrictEqual({ outcome: 'grace', session: c });
+        const now = clock.advance(DEFAULT_GRACE_MS + 1);
+        const rotation = { familyId: a.familyId, now, graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS };
+        // An older ancestor signed before its rotation, and up to the tolerance after it: stale, not stolen.
+        for (const signedAt of [aRotatedAt - 1, aRotatedAt, aRotatedAt + DEFAULT_ROTATION_TOLERANCE_MS]) {
+          await expect(store.rotate({ ...rotation, apiKey: a.apiKey, next: successorOf(a, now), signedAt })).resolves.toStrictEqual({ outcome: 'not-found' });
+          await expect(store.use({ ...rotation, apiKey: a.apiKey, signedAt, revoke: false })).resolves.toStrictEqual({ outcome: 'not-found' });
+        }
+        // The immediate predecessor, after grace, signed before its rotation: stale as well.
+        await expect(store.rotate({ ...rotation, apiKey: b.apiKey, next: successorOf(b, now), signedAt: bRotatedAt - 1 })).resolves.toStrictEqual({ outcome: 'not-found' });
 
-        expect((await store.lookup(c.apiKey, bRotatedAt)).record).toStrictEqual({ ...c, state: 'live' });
+        expect((await store.lookup(c.apiKey, now)).record).toStrictEqual({ ...c, state: 'live' });
         expect(apiKeys(await fixture.liveSessions(a.familyId))).toStrictEqual([c.apiKey]);
+
+        // One ms past the tolerance is a request made after the rotation: reuse.
+        await expect(
+          store.rotate({ ...rotation, apiKey: a.apiKey, next: successorOf(a, now), signedAt: aRotatedAt + DEFAULT_ROTATION_TOLERANCE_MS + 1 }),
+        ).resolves.toStrictEqual({ outcome: 'reused' });
+        expect(await fixture.liveSessions(a.familyId)).toStrictEqual([]);
+      });
+
+      it('ends grace at the successor\'s first verified use: the predecessor is then a reused key', async () => {
+        const old = newSession(clock.t);
+        await store.create(old, clock.t);
+        const rotatedAt = clock.advance(1);
+        const next = successorOf(old, rotatedAt);
+        const base = { familyId: old.familyId, graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS };
+        await store.rotate({ ...base, apiKey: old.apiKey, next, now: rotatedAt, signedAt: rotatedAt });
+
+        const late = clock.advance(DEFAULT_ROTATION_TOLERANCE_MS + 1);
+        await expect(store.rotate({ ...base, apiKey: old.apiKey, next: successorOf(old, late), now: late, signedAt: late })).resolves.toStrictEqual({
+          outcome: 'grace',
+          session: next,
+        });
+        await expect(store.use({ ...base, apiKey: next.apiKey, now: late, signedAt: late, revoke: false })).resolves.toStrictEqual({ outcome: 'live' });
+        expect((await store.lookup(next.apiKey, late)).record).toStrictEqual({ ...next, state: 'live', used: true });
+        // Well inside graceMs, but the successor has been used: the old pair is now a stolen one.
+        await expect(store.rotate({ ...base, apiKey: old.apiKey, next: successorOf(old, late), now: late, signedAt: late })).resolves.toStrictEqual({
+          outcome: 'reused',
+        });
+        expect(await fixture.liveSessions(old.familyId)).toStrictEqual([]);
+      });
+
+      it('judges a rotated key on authenticate as on refresh: refused within grace, reuse after it', async () => {
+        const old = newSession(clock.t);
+        await store.create(old, clock.t);
+        const rotatedAt = clock.advance(1);
+        const next = successorOf(old, rotatedAt);
+        const base = { apiKey: old.apiKey, familyId: old.familyId, graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS, revoke: false };
+        await store.rotate({ ...base, next, now: rotatedAt, signedAt: rotatedAt });
+
+        const inGrace = clock.advance(DEFAULT_ROTATION_TOLERANCE_MS + 1);
+        await expect(store.use({ ...base, now: inGrace, signedAt: inGrace })).resolves.toStrictEqual({ outcome: 'not-found' });
+        expect(apiKeys(await fixture.liveSessions(old.familyId))).toStrictEqual([next.apiKey]);
+        const late = clock.advance(DEFAULT_GRACE_MS);
+        await expect(store.use({ ...base, now: late, signedAt: late })).resolves.toStrictEqual({ outcome: 'reused' });
+        expect(await fixture.liveSessions(old.familyId)).toStrictEqual([]);
+      });
+
+      it('logs a family out from any of its keys: live, rotated within grace, rotated after it', async () => {
+        for (const signWith of ['live', 'rotated in grace', 'rotated after grace'] as const) {
+          const old = newSession(clock.t);
+          await store.create(old, clock.t);
+          const rotatedAt = clock.advance(1);
+          const next = successorOf(old, rotatedAt);
+          const base = { familyId: old.familyId, graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS };
+          await store.rotate({ ...base, apiKey: old.apiKey, next, now: rotatedAt, signedAt: rotatedAt });
+
+          const now = clock.advance(signWith === 'rotated after grace' ? DEFAULT_GRACE_MS + 1 : DEFAULT_ROTATION_TOLERANCE_MS + 1);
+          const apiKey = signWith === 'live' ? next.apiKey : old.apiKey;
+          const expected = signWith === 'rotated after grace' ? 'reused' : 'revoked';
+          await expect(store.use({ ...base, apiKey, now, signedAt: now, revoke: true })).resolves.toStrictEqual({ outcome: expected });
+          expect(await fixture.liveSessions(old.familyId)).toStrictEqual([]);
+          expect((await store.lookup(next.apiKey, now)).record).toBeNull();
+          expect((await store.lookup(old.apiKey, now)).record).toBeNull();
+        }
       });
 
       it('refuses to rotate an unknown apiKey, or one whose family does not match', async () => {
@@ -198,11 +265,11 @@ export function describeSessionStoreContract(name: string, setup: SessionStoreSe
         const now = clock.advance(1);
 
         await expect(
-          store.rotate({ apiKey: session.apiKey, familyId: 'another-family', next: { ...successorOf(session, now), familyId: 'another-family' }, now, graceMs: DEFAULT_GRACE_MS }),
+          store.rotate({ apiKey: session.apiKey, familyId: 'another-family', next: { ...successorOf(session, now), familyId: 'another-family' }, now, signedAt: now, graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS }),
         ).resolves.toStrictEqual({ outcome: 'not-found' });
         const unknown = newSession(now);
         await expect(
-          store.rotate({ apiKey: unknown.apiKey, familyId: unknown.familyId, next: successorOf(unknown, now), now, graceMs: DEFAULT_GRACE_MS }),
+          store.rotate({ apiKey: unknown.apiKey, familyId: unknown.familyId, next: successorOf(unknown, now), now, signedAt: now, graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS }),
         ).resolves.toStrictEqual({ outcome: 'not-found' });
         expect(apiKeys(await fixture.liveSessions(session.familyId))).toStrictEqual([session.apiKey]);
       });
@@ -212,7 +279,7 @@ export function describeSessionStoreContract(name: string, setup: SessionStoreSe
           const a = newSession(clock.t);
           await store.create(a, clock.t);
           const b = successorOf(a, clock.advance(1));
-          await store.rotate({ apiKey: a.apiKey, familyId: a.familyId, next: b, now: clock.t, graceMs: DEFAULT_GRACE_MS });
+          await store.rotate({ apiKey: a.apiKey, familyId: a.familyId, next: b, now: clock.t, signedAt: clock.t, graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS });
 
           await store.revoke(revokeWith === 'live' ? b.apiKey : a.apiKey, clock.advance(1));
           expect((await store.lookup(b.apiKey, clock.t)).record).toBeNull();
@@ -220,7 +287,7 @@ export function describeSessionStoreContract(name: string, setup: SessionStoreSe
           // Within grace, and after it: a revoked family yields no successor, and is not "reused".
           for (const now of [clock.t, clock.t + DEFAULT_GRACE_MS + 1]) {
             await expect(
-              store.rotate({ apiKey: a.apiKey, familyId: a.familyId, next: successorOf(a, now), now, graceMs: DEFAULT_GRACE_MS }),
+              store.rotate({ apiKey: a.apiKey, familyId: a.familyId, next: successorOf(a, now), now, signedAt: now, graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS }),
             ).resolves.toStrictEqual({ outcome: 'not-found' });
           }
         }
@@ -239,10 +306,10 @@ export function describeSessionStoreContract(name: string, setup: SessionStoreSe
         await store.create(a, clock.t);
         await store.create(other, clock.t);
         const b = successorOf(a, clock.advance(1));
-        await store.rotate({ apiKey: a.apiKey, familyId: a.familyId, next: b, now: clock.t, graceMs: DEFAULT_GRACE_MS });
+        await store.rotate({ apiKey: a.apiKey, familyId: a.familyId, next: b, now: clock.t, signedAt: clock.t, graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS });
         const late = clock.advance(DEFAULT_GRACE_MS + 1);
         await expect(
-          store.rotate({ apiKey: a.apiKey, familyId: a.familyId, next: successorOf(a, late), now: late, graceMs: DEFAULT_GRACE_MS }),
+          store.rotate({ apiKey: a.apiKey, familyId: a.familyId, next: successorOf(a, late), now: late, signedAt: late, graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS }),
         ).resolves.toStrictEqual({ outcome: 'reused' });
         expect((await store.lookup(other.apiKey, late)).record).toStrictEqual({ ...other, state: 'live' });
 
@@ -252,29 +319,39 @@ export function describeSessionStoreContract(name: string, setup: SessionStoreSe
         expect(apiKeys(await fixture.liveSessions(other.familyId))).toStrictEqual([other.apiKey]);
       });
 
-      it('sets a replay marker once: the first lookup sets it, every later one until expiresAt reports it', async () => {
+      it('sets a replay marker once, with the rotation or the use it came with; a resent call is not a replay of itself', async () => {
         const session = newSession(clock.t);
         await store.create(session, clock.t);
-        const marker = { key: `${session.apiKey}:${clock.t}:sig-1`, expiresAt: clock.t + 300_001 };
+        const base = { apiKey: session.apiKey, familyId: session.familyId, graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS };
+        const marker = { key: `${session.apiKey}:${clock.t}:sig-1`, expiresAt: clock.t + 600_000, id: 'call-1' };
 
-        const first = await store.lookup(session.apiKey, clock.t, marker);
-        expect(first).toStrictEqual({ record: { ...session, state: 'live' }, replayed: false });
+        await expect(store.use({ ...base, now: clock.t, signedAt: clock.t, replay: marker, revoke: false })).resolves.toStrictEqual({ outcome: 'live' });
+        await expect(store.use({ ...base, now: clock.t, signedAt: clock.t, replay: marker, revoke: false })).resolves.toStrictEqual({ outcome: 'live' });
         for (const now of [clock.t, clock.t + 1, marker.expiresAt - 1]) {
-          await expect(store.lookup(session.apiKey, now, marker)).resolves.toStrictEqual({
-            record: { ...session, state: 'live' },
-            replayed: true,
-          });
+          await expect(store.use({ ...base, now, signedAt: clock.t, replay: { ...marker, id: 'call-2' }, revoke: false })).resolves.toStrictEqual({ outcome: 'replayed' });
+          await expect(
+            store.rotate({ ...base, now, signedAt: clock.t, next: successorOf(session, now), replay: { ...marker, id: 'call-3' } }),
+          ).resolves.toStrictEqual({ outcome: 'replayed' });
         }
-        // Another header is another marker; a lookup without a marker neither sets nor reports one.
-        await expect(store.lookup(session.apiKey, clock.t, { ...marker, key: `${marker.key}-other` })).resolves.toMatchObject({ replayed: false });
-        await expect(store.lookup(session.apiKey, clock.t)).resolves.toMatchObject({ replayed: false });
+        // Another header is another marker; nothing was rotated by the refused calls.
+        expect(apiKeys(await fixture.liveSessions(session.familyId))).toStrictEqual([session.apiKey]);
+        const next = successorOf(session, clock.t);
+        await expect(
+          store.rotate({ ...base, now: clock.t, signedAt: clock.t, next, replay: { key: `${marker.key}-other`, expiresAt: marker.expiresAt, id: next.apiKey } }),
+        ).resolves.toStrictEqual({ outcome: 'rotated', session: next });
       });
 
-      it('sets a replay marker even for an unknown apiKey, and still answers null', async () => {
-        const apiKey = generateKey();
-        const marker = { key: `${apiKey}:${clock.t}:sig`, expiresAt: clock.t + 300_001 };
-        await expect(store.lookup(apiKey, clock.t, marker)).resolves.toStrictEqual({ record: null, replayed: false });
-        await expect(store.lookup(apiKey, clock.t, marker)).resolves.toStrictEqual({ record: null, replayed: true });
+      it('writes nothing for a lookup, whether the apiKey is known or not', async () => {
+        const session = newSession(clock.t);
+        await store.create(session, clock.t);
+        const before = await fixture.liveSessions(session.familyId);
+        for (let i = 0; i < 20; i++) await store.lookup(i % 2 === 0 ? generateKey() : session.apiKey, clock.t);
+        expect(await fixture.liveSessions(session.familyId)).toStrictEqual(before);
+        if (fixture.size !== undefined) {
+          const size = await fixture.size();
+          for (let i = 0; i < 20; i++) await store.lookup(generateKey(), clock.t);
+          expect(await fixture.size()).toBe(size);
+        }
       });
 
       it('answers concurrent rotations of one key with one `rotated` and the same successor for all others', async () => {
@@ -283,7 +360,7 @@ export function describeSessionStoreContract(name: string, setup: SessionStoreSe
         const now = clock.advance(1);
         const candidates = Array.from({ length: 50 }, () => successorOf(old, now));
         const results = await Promise.all(
-          candidates.map((next) => store.rotate({ apiKey: old.apiKey, familyId: old.familyId, next, now, graceMs: DEFAULT_GRACE_MS })),
+          candidates.map((next) => store.rotate({ apiKey: old.apiKey, familyId: old.familyId, next, now, signedAt: now, graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS })),
         );
         const rotated = results.filter((result) => result.outcome === 'rotated');
         expect(rotated).toHaveLength(1);
@@ -384,24 +461,75 @@ export function describeSessionStoreContract(name: string, setup: SessionStoreSe
         const c = await refresh(b);
         const familyId = await familyOf(store, c.apiKey, clock.t);
 
+        clock.advance(DEFAULT_ROTATION_TOLERANCE_MS + 1);
         await expectCaaError(refresh(a), 404, 'apiKey not found', 'TOKEN_REUSED');
         await expectCaaError(fetchProfile(c), 404, 'apiKey not found', 'APIKEY_NOT_FOUND');
         expect(await fixture.liveSessions(familyId)).toStrictEqual([]);
       });
 
-      it('a stale refresh (server clock before the rotation) is APIKEY_NOT_FOUND and revokes nothing', async () => {
+      it('a delayed refresh (signed before the rotation) is APIKEY_NOT_FOUND and revokes nothing', async () => {
         const a = await login();
         clock.advance(5_000);
         const aRotatedAt = clock.t;
         const b = await refresh(a);
         clock.advance(5_000);
         const c = await refresh(b);
+        await fetchProfile(c);
         const familyId = await familyOf(store, c.apiKey, clock.t);
 
-        clock.t = aRotatedAt - 1;
-        await expectCaaError(refresh(a), 404, 'apiKey not found', 'APIKEY_NOT_FOUND');
+        clock.advance(DEFAULT_GRACE_MS);
+        const delayed = signedRequest(a, CAA_ACTIONS.refreshToken, aRotatedAt - 1);
+        await expectCaaError(refreshToken(store, users, delayed, { now: clock.now }), 404, 'apiKey not found', 'APIKEY_NOT_FOUND');
+        const delayedProfile = signedRequest(b, CAA_ACTIONS.fetchMyProfile, aRotatedAt + 5_000);
+        await expectCaaError(authenticate(store, delayedProfile, CAA_ACTIONS.fetchMyProfile, { now: clock.now }), 404, 'apiKey not found', 'APIKEY_NOT_FOUND');
         await expect(fetchProfile(c)).resolves.toMatchObject({ apiKey: c.apiKey });
         expect(apiKeys(await fixture.liveSessions(familyId))).toStrictEqual([c.apiKey]);
+      });
+
+      it('grace ends when the successor is first used: a retry with the old pair after that is TOKEN_REUSED', async () => {
+        const old = await login();
+        const next = await refresh(old);
+        const familyId = await familyOf(store, next.apiKey, clock.t);
+        clock.advance(DEFAULT_ROTATION_TOLERANCE_MS + 1);
+        expect(await refresh(old)).toStrictEqual(next); // a lost response: the client never got `next`
+        await fetchProfile(next);
+        await expectCaaError(refresh(old), 404, 'apiKey not found', 'TOKEN_REUSED');
+        await expectCaaError(fetchProfile(next), 404, 'apiKey not found', 'APIKEY_NOT_FOUND');
+        expect(await fixture.liveSessions(familyId)).toStrictEqual([]);
+      });
+
+      it('a rotated key on authenticate: 404 within grace (nothing revoked), TOKEN_REUSED after it', async () => {
+        const old = await login();
+        const next = await refresh(old);
+        const familyId = await familyOf(store, next.apiKey, clock.t);
+        clock.advance(DEFAULT_ROTATION_TOLERANCE_MS + 1);
+        await expectCaaError(fetchProfile(old), 404, 'apiKey not found', 'APIKEY_NOT_FOUND');
+        expect(apiKeys(await fixture.liveSessions(familyId))).toStrictEqual([next.apiKey]);
+        clock.advance(DEFAULT_GRACE_MS);
+        await expectCaaError(fetchProfile(old), 404, 'apiKey not found', 'TOKEN_REUSED');
+        await expectCaaError(fetchProfile(next), 404, 'apiKey not found', 'APIKEY_NOT_FOUND');
+        expect(await fixture.liveSessions(familyId)).toStrictEqual([]);
+      });
+
+      it('logout signed with a rotated key revokes the family: the thief who refreshed first is logged out', async () => {
+        const owner = await login();
+        const thief = await refresh(owner); // the thief refreshes first, with the stolen pair
+        await fetchProfile(thief);
+        const familyId = await familyOf(store, thief.apiKey, clock.t);
+        clock.advance(DEFAULT_ROTATION_TOLERANCE_MS + 1);
+
+        const logout = signedRequest(owner, CAA_ACTIONS.logout, clock.stamp());
+        await expectCaaError(revokeSession(store, logout, { now: clock.now }), 404, 'apiKey not found', 'TOKEN_REUSED');
+        await expectCaaError(fetchProfile(thief), 404, 'apiKey not found', 'APIKEY_NOT_FOUND');
+        await expectCaaError(refresh(thief), 404, 'apiKey not found', 'APIKEY_NOT_FOUND');
+        expect(await fixture.liveSessions(familyId)).toStrictEqual([]);
+
+        // Within grace (a second tab logging out before it saw the refresh): revoked, answered as a logout.
+        const a = await login();
+        const b = await refresh(a);
+        const revoked = await revokeSession(store, signedRequest(a, CAA_ACTIONS.logout, clock.stamp()), { now: clock.now });
+        expect(revoked).toMatchObject({ apiKey: a.apiKey, userId: user._id });
+        await expectCaaError(fetchProfile(b), 404, 'apiKey not found', 'APIKEY_NOT_FOUND');
       });
 
       it('logout revokes the family: the live key and every rotated one are then APIKEY_NOT_FOUND', async () => {

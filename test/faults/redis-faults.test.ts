@@ -36,7 +36,8 @@ import {
   signCaaHeader,
   type CredentialsResponse,
   type LookupResult,
-  type ReplayMarker,
+  type UseRequest,
+  type UseResult,
   type RedisScriptClient,
   type RequestLike,
   type RotateRequest,
@@ -231,7 +232,7 @@ class ObservedScriptClient implements RedisScriptClient {
 }
 
 interface StoreCall {
-  readonly method: 'create' | 'lookup' | 'rotate' | 'revoke';
+  readonly method: 'create' | 'lookup' | 'rotate' | 'use' | 'revoke';
   readonly ms: number;
   readonly error: unknown;
   readonly outcome: RotateResult['outcome'] | undefined;
@@ -250,8 +251,12 @@ class TimedStore implements SessionStore {
     return this.#time('create', () => this.#inner.create(session, now));
   }
 
-  lookup(apiKey: string, now: number, replay?: ReplayMarker): Promise<LookupResult> {
-    return this.#time('lookup', () => this.#inner.lookup(apiKey, now, replay));
+  lookup(apiKey: string, now: number): Promise<LookupResult> {
+    return this.#time('lookup', () => this.#inner.lookup(apiKey, now));
+  }
+
+  use(request: UseRequest): Promise<UseResult> {
+    return this.#time('use', () => this.#inner.use(request));
   }
 
   rotate(request: RotateRequest): Promise<RotateResult> {
@@ -393,7 +398,7 @@ describe.each(VARIANTS)('RedisStore under Redis faults, through $name', (variant
     admin.disconnect();
     connected = await variant.connect(server.url);
     observed = new ObservedScriptClient(connected.scriptClient);
-    redisStore = new RedisStore({ client: observed, timeoutMs: TIMEOUT_MS });
+    redisStore = new RedisStore({ client: observed, timeoutMs: TIMEOUT_MS, clock: 'caller' });
     store = new TimedStore(redisStore);
     users = new MemoryUserRepository(Array.from({ length: FAMILIES }, (_, i) => makeUser(i)));
     return async () => {

@@ -21,6 +21,7 @@ describeSessionStoreContract('MemoryStore', async () => {
     store,
     // Every record still held in the live state, whatever the clock: what the store really keeps.
     liveSessions: async (familyId) => store.liveSessions(0).filter((session) => session.familyId === familyId),
+    size: async () => store.size,
     flush: async () => {},
     close: async () => {},
   };
@@ -64,10 +65,33 @@ describe('MemoryStore', () => {
 
   it('forgets a replay marker once its expiresAt has passed', async () => {
     const store = new MemoryStore();
-    const marker = { key: 'k:1700000000000:sig', expiresAt: 2_000 };
-    await expect(store.lookup('k', 1_000, marker)).resolves.toMatchObject({ replayed: false });
-    await expect(store.lookup('k', 1_999, marker)).resolves.toMatchObject({ replayed: true });
-    await expect(store.lookup('k', 2_000, marker)).resolves.toMatchObject({ replayed: false });
+    const session = newSession(1_000);
+    await store.create(session, 1_000);
+    const marker = { key: `${session.apiKey}:1700000000000:sig`, expiresAt: 2_000, id: 'first' };
+    const use = (now: number, id: string) =>
+      store.use({ apiKey: session.apiKey, familyId: session.familyId, now, signedAt: now, graceMs: 10_000, toleranceMs: 2_000, revoke: false, replay: { ...marker, id } });
+    await expect(use(1_000, 'first')).resolves.toStrictEqual({ outcome: 'live' });
+    await expect(use(1_999, 'second')).resolves.toStrictEqual({ outcome: 'replayed' });
+    await expect(use(2_000, 'third')).resolves.toStrictEqual({ outcome: 'live' });
+  });
+
+  it('100 000 unauthenticated refreshes (unknown keys, and a real key with bad signatures) leave its size where it was', async () => {
+    const store = new MemoryStore();
+    const clock = new TestClock();
+    const users = new MemoryUserRepository([makeUser('u1')]);
+    const body = await issueSession(store, makeUser('u1'), { now: clock.now });
+    const sizeBefore = store.size;
+    const junkSecret = { secretKey: Buffer.alloc(32, 7).toString('base64') };
+    for (let i = 0; i < 100_000; i++) {
+      const apiKey = i % 2 === 0 ? body.apiKey : Buffer.alloc(32, i % 251).toString('base64');
+      const req = signedRequest({ apiKey, ...junkSecret }, CAA_ACTIONS.refreshToken, clock.stamp());
+      await refreshToken(store, users, req, { now: clock.now }).then(
+        () => expect.unreachable('a junk refresh was served'),
+        (err: unknown) => expect(err).toMatchObject({ status: i % 2 === 0 ? 400 : 404 }),
+      );
+      if (i % 10_000 === 0) clock.advance(1);
+    }
+    expect(store.size).toBe(sizeBefore);
   });
 
   it('keeps an expired session long enough to tell SESSION_EXPIRED from an unknown key, then forgets it', async () => {

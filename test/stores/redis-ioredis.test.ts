@@ -53,7 +53,7 @@ let contractStores = 0;
 describeSessionStoreContract('RedisStore via ioredis', async () => {
   const { client, raw, close } = await ioredis.connect(server.port);
   const prefix = `caa:contract${++contractStores}:`;
-  return redisStoreFixture(new RedisStore({ client, prefix }), raw, prefix, close);
+  return redisStoreFixture(new RedisStore({ client, prefix, clock: 'caller' }), raw, prefix, close);
 });
 
 describeRedisStoreSpecifics('ioredis', ioredis, () => server);

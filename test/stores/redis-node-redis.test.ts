@@ -56,7 +56,7 @@ let contractStores = 0;
 describeSessionStoreContract('RedisStore via node-redis', async () => {
   const { client, raw, close } = await nodeRedis.connect(server.port);
   const prefix = `caa:contract${++contractStores}:`;
-  return redisStoreFixture(new RedisStore({ client, prefix }), raw, prefix, close);
+  return redisStoreFixture(new RedisStore({ client, prefix, clock: 'caller' }), raw, prefix, close);
 });
 
 describeRedisStoreSpecifics('node-redis', nodeRedis, () => server);

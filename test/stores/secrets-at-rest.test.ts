@@ -63,7 +63,7 @@ beforeEach(async () => {
 
 describe('RedisStore with a SecretCipher', () => {
   it('keeps no stored value that verifies a request without the application key', async () => {
-    const store = new RedisStore({ client: redis, secretCipher: createSecretCipher({ keys: { k1: key1 }, current: 'k1' }) });
+    const store = new RedisStore({ client: redis, clock: 'caller', secretCipher: createSecretCipher({ keys: { k1: key1 }, current: 'k1' }) });
     const users = new MemoryUserRepository([user]);
     const pairs: CredentialsResponse[] = [];
     for (let i = 0; i < 5; i++) {
@@ -89,7 +89,7 @@ describe('RedisStore with a SecretCipher', () => {
     }
 
     // A store that reads the same dump without the key authenticates nobody.
-    const keyless = new RedisStore({ client: redis });
+    const keyless = new RedisStore({ client: redis, clock: 'caller' });
     for (const pair of live) {
       await expectCaaError(
         authenticate(keyless, signed(pair, CAA_ACTIONS.fetchMyProfile), CAA_ACTIONS.fetchMyProfile, { now }),
@@ -102,10 +102,10 @@ describe('RedisStore with a SecretCipher', () => {
 
   it('rotates the application key without logging anyone out', async () => {
     const users = new MemoryUserRepository([user]);
-    const before = new RedisStore({ client: redis, secretCipher: createSecretCipher({ keys: { k1: key1 }, current: 'k1' }) });
+    const before = new RedisStore({ client: redis, clock: 'caller', secretCipher: createSecretCipher({ keys: { k1: key1 }, current: 'k1' }) });
     const old = await issueSession(before, user, { now });
 
-    const after = new RedisStore({ client: redis, secretCipher: createSecretCipher({ keys: { k1: key1, k2: key2 }, current: 'k2' }) });
+    const after = new RedisStore({ client: redis, clock: 'caller', secretCipher: createSecretCipher({ keys: { k1: key1, k2: key2 }, current: 'k2' }) });
     await expect(authenticate(after, signed(old, CAA_ACTIONS.fetchMyProfile), CAA_ACTIONS.fetchMyProfile, { now })).resolves.toMatchObject({ apiKey: old.apiKey });
     const rotated = await refreshToken(after, users, signed(old, CAA_ACTIONS.refreshToken), { now });
     const sealed = await redis.hget(`caa:{${rotated.apiKey.slice(0, 2)}}:s:${rotated.apiKey}`, 'sk');
@@ -116,13 +116,13 @@ describe('RedisStore with a SecretCipher', () => {
     expect(again).toStrictEqual(rotated);
 
     // Once k1 is retired, sessions sealed under k2 keep working.
-    const retired = new RedisStore({ client: redis, secretCipher: createSecretCipher({ keys: { k2: key2 }, current: 'k2' }) });
+    const retired = new RedisStore({ client: redis, clock: 'caller', secretCipher: createSecretCipher({ keys: { k2: key2 }, current: 'k2' }) });
     await expect(authenticate(retired, signed(rotated, CAA_ACTIONS.fetchMyProfile), CAA_ACTIONS.fetchMyProfile, { now })).resolves.toMatchObject({ apiKey: rotated.apiKey });
   });
 
   it('refuses a sealed secret moved to another session (503, never a 4xx)', async () => {
     const cipher = createSecretCipher({ keys: { k1: key1 }, current: 'k1' });
-    const store = new RedisStore({ client: redis, secretCipher: cipher });
+    const store = new RedisStore({ client: redis, clock: 'caller', secretCipher: cipher });
     const a = await issueSession(store, user, { now });
     const b = await issueSession(store, user, { now });
     const keyOf = (pair: CredentialsResponse): string => `caa:{${pair.apiKey.slice(0, 2)}}:s:${pair.apiKey}`;

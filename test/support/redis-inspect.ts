@@ -144,6 +144,7 @@ export function redisStoreFixture(
   return {
     store,
     liveSessions: (familyId) => liveSessionsInRedis(raw, prefix, familyId),
+    size: async () => (await raw.scan(`${prefix}*`)).length,
     flush: async () => raw.del(await raw.scan(`${prefix}*`)),
     close,
   };

@@ -18,8 +18,8 @@ import {
 /** An epoch-ms instant with 13 digits, far from the real clock on purpose. */
 export const T0 = 1_700_000_000_000;
 
-/** How far behind the clock a fresh signing timestamp may start; well inside the ±5 min window. */
-const STAMP_LAG_MS = 200_000;
+/** How far ahead of the clock unique signing timestamps may run; well inside the ±5 min window. */
+const STAMP_LEAD_MS = 200_000;
 
 /** A settable clock for the `now` option, and a source of unique signing timestamps. */
 export class TestClock {
@@ -42,14 +42,20 @@ export class TestClock {
   }
 
   /**
-   * A signing timestamp strictly greater than every one before it and within 200 s of the clock,
-   * so that no two signed requests are ever identical headers.
+   * A signing timestamp strictly greater than every one before it and no earlier than the clock,
+   * so that no two signed requests are ever identical headers and a request stamped now reads as
+   * made now (rotated keys are judged by when the request was signed).
    */
   stamp(): number {
-    const stamp = Math.max(this.#lastStamp + 1, this.t - STAMP_LAG_MS);
-    if (stamp > this.t + STAMP_LAG_MS) throw new Error('TestClock: too many stamps for this clock reading');
+    const stamp = Math.max(this.#lastStamp + 1, this.t);
+    if (stamp > this.t + STAMP_LEAD_MS) throw new Error('TestClock: too many stamps for this clock reading');
     this.#lastStamp = stamp;
     return stamp;
+  }
+
+  /** A signing timestamp `ms` before the clock: a request made earlier and delivered late. */
+  stampedBefore(ms: number): number {
+    return this.t - ms;
   }
 }
 

@@ -231,12 +231,31 @@ for (const endpoint of ENDPOINTS) {
           await expectRejection(endpoint.call(signed(old)), TOKEN_REUSED, [old.secretKey, next.secretKey, next.apiKey]);
           await expectRejection(endpoint.call(signed(next)), APIKEY_NOT_FOUND);
         });
-      } else {
-        it('rejects a rotated key at once, even within grace (APIKEY_NOT_FOUND)', async () => {
+      } else if (endpoint.name === 'authenticate') {
+        it('rejects a rotated key within grace (APIKEY_NOT_FOUND), and after grace revokes the family (TOKEN_REUSED)', async () => {
           const old = await login();
           const next = await refreshToken(store, users, signedRequest(old, CAA_ACTIONS.refreshToken, clock.stamp()), { now: clock.now });
           await expectRejection(endpoint.call(signed(old)), APIKEY_NOT_FOUND, [old.secretKey, next.secretKey, next.apiKey]);
           await expect(endpoint.call(signed(next))).resolves.toMatchObject({ apiKey: next.apiKey });
+          clock.advance(DEFAULT_GRACE_MS + 1);
+          await expectRejection(endpoint.call(signed(old)), TOKEN_REUSED, [old.secretKey, next.secretKey, next.apiKey]);
+          await expectRejection(endpoint.call(signed(next)), APIKEY_NOT_FOUND);
+        });
+      } else {
+        it('logs out with a rotated key within grace, and after grace revokes the family all the same (TOKEN_REUSED)', async () => {
+          const old = await login();
+          const next = await refreshToken(store, users, signedRequest(old, CAA_ACTIONS.refreshToken, clock.stamp()), { now: clock.now });
+          await expect(endpoint.call(signed(old))).resolves.toMatchObject({ apiKey: old.apiKey });
+          await expectRejection(
+            authenticate(store, signedRequest(next, CAA_ACTIONS.fetchMyProfile, clock.stamp()), CAA_ACTIONS.fetchMyProfile, { now: clock.now }),
+            APIKEY_NOT_FOUND,
+          );
+
+          const a = await login();
+          const b = await refreshToken(store, users, signedRequest(a, CAA_ACTIONS.refreshToken, clock.stamp()), { now: clock.now });
+          clock.advance(DEFAULT_GRACE_MS + 1);
+          await expectRejection(endpoint.call(signed(a)), TOKEN_REUSED, [a.secretKey, b.secretKey, b.apiKey]);
+          await expectRejection(endpoint.call(signed(b)), APIKEY_NOT_FOUND);
         });
       }
     });
@@ -299,6 +318,7 @@ for (const endpoint of ENDPOINTS) {
         create: () => Promise.reject(fault),
         lookup: () => Promise.reject(fault),
         rotate: () => Promise.reject(fault),
+        use: () => Promise.reject(fault),
         revoke: () => Promise.reject(fault),
       };
       const call = {
@@ -340,8 +360,9 @@ describe('store and user-repository faults are 503 STORE_UNAVAILABLE', () => {
     const fail = (): Promise<never> => Promise.reject(thrown);
     return {
       create: failing === 'create' ? fail : (session, now) => inner.create(session, now),
-      lookup: failing === 'lookup' ? fail : (apiKey, now, replay) => inner.lookup(apiKey, now, replay),
+      lookup: failing === 'lookup' ? fail : (apiKey, now) => inner.lookup(apiKey, now),
       rotate: failing === 'rotate' ? fail : (req) => inner.rotate(req),
+      use: failing === 'use' ? fail : (req) => inner.use(req),
       revoke: failing === 'revoke' ? fail : (apiKey, now) => inner.revoke(apiKey, now),
     };
   }
@@ -376,8 +397,30 @@ describe('store and user-repository faults are 503 STORE_UNAVAILABLE', () => {
 
   it('revokeSession, when the revocation fails', async () => {
     const pair = await login();
-    const broken = faultyStore(store, 'revoke', new Error('timeout'));
+    const broken = faultyStore(store, 'use', new Error('timeout'));
     await expectRejection(revokeSession(broken, signedRequest(pair, CAA_ACTIONS.logout, clock.stamp()), { now: clock.now }), STORE_UNAVAILABLE);
+  });
+
+  it('authenticate, when recording the first use of a key fails', async () => {
+    const pair = await login();
+    const broken = faultyStore(store, 'use', new Error('timeout'));
+    await expectRejection(
+      authenticate(broken, signedRequest(pair, CAA_ACTIONS.fetchMyProfile, clock.stamp()), CAA_ACTIONS.fetchMyProfile, { now: clock.now }),
+      STORE_UNAVAILABLE,
+    );
+  });
+
+  it('a synchronous lookup that throws is 503 as well', async () => {
+    const pair = await login();
+    const broken: SessionStore = Object.assign(Object.create(store) as MemoryStore, {
+      lookupSync: () => {
+        throw new Error('corrupted map');
+      },
+    });
+    await expectRejection(
+      authenticate(broken, signedRequest(pair, CAA_ACTIONS.fetchMyProfile, clock.stamp()), CAA_ACTIONS.fetchMyProfile, { now: clock.now }),
+      STORE_UNAVAILABLE,
+    );
   });
 
   it('whatever is thrown: a string, undefined, a TypeError', async () => {

@@ -13,15 +13,16 @@ import {
   FAMILY_TAG_LENGTH,
   toSession,
   type LookupResult,
-  type ReplayMarker,
   type RotateRequest,
   type RotateResult,
   type SessionRecord,
   type SessionStore,
+  type UseRequest,
+  type UseResult,
 } from '../session-store.js';
 import type { SecretCipher } from '../secret-cipher.js';
 import { toScriptClient, type AnyRedisClient, type RedisScriptClient } from './client.js';
-import { CREATE, LOOKUP, REVOKE, ROTATE, type RedisScript } from './scripts.js';
+import { CREATE, LOOKUP, REVOKE, ROTATE, USE, type RedisScript } from './scripts.js';
 
 /**
  * Default wait for one Redis call before it counts as a store fault, ms.
@@ -73,6 +74,12 @@ export interface RedisStoreOptions {
    * {@link EXPIRED_SESSION_RETENTION_MS} (1 day). Rotated keys expire with their family, without it.
    */
   expiredRetentionMs?: number;
+  /**
+   * Whose clock rotation, grace, reuse and expiry are judged by: `'redis'` (default), the Redis
+   * server's `TIME`, so that app servers whose clocks differ never disagree; `'caller'`, the `now`
+   * the use cases pass (their `now` option), for tests that move time by hand.
+   */
+  clock?: 'redis' | 'caller';
 }
 
 /**
@@ -92,6 +99,7 @@ export class RedisStore implements SessionStore {
   readonly #timeoutMs: number;
   readonly #cipher: SecretCipher | undefined;
   readonly #retentionMs: number;
+  readonly #callerClock: boolean;
 
   constructor(options: RedisStoreOptions) {
     this.#client = toScriptClient(options.client);
@@ -102,6 +110,12 @@ export class RedisStore implements SessionStore {
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS;
     this.#cipher = options.secretCipher;
     this.#retentionMs = options.expiredRetentionMs ?? EXPIRED_SESSION_RETENTION_MS;
+    this.#callerClock = options.clock === 'caller';
+  }
+
+  /** The `now` argument of a script: empty for the server's clock. */
+  #now(now: number): string {
+    return this.#callerClock ? String(now) : '';
   }
 
   /** `P{T}:`, the start of every key of the family that `apiKey` belongs to. */
@@ -126,65 +140,87 @@ export class RedisStore implements SessionStore {
     );
   }
 
-  async lookup(apiKey: string, now: number, replay?: ReplayMarker): Promise<LookupResult> {
-    const tag = this.keyPrefix(apiKey);
-    const keys = [`${tag}s:${apiKey}`];
-    const args = [tag];
-    if (replay !== undefined) {
-      keys.push(`${tag}r:${replay.key}`);
-      args.push(String(ttl(replay.expiresAt, now)));
-    }
-    const reply = strings(await this.#run(LOOKUP, keys, args));
-    const record = toRecord(apiKey, reply.slice(1), now);
+  async lookup(apiKey: string, now: number): Promise<LookupResult> {
+    const reply = await this.#run(LOOKUP, [`${this.keyPrefix(apiKey)}s:${apiKey}`], [apiKey, this.#now(now)]);
+    if (!Array.isArray(reply)) throw unexpectedReply();
+    const storeNow = Number(reply[0]);
+    const record = toRecord(apiKey, reply, storeNow);
     if (record !== null) record.secretKey = this.#open(record.secretKey, apiKey);
-    return { record, replayed: reply[0] === '1' };
+    return this.#callerClock ? { record } : { record, now: storeNow };
   }
 
   async rotate(request: RotateRequest): Promise<RotateResult> {
-    const { apiKey, familyId, next, now, graceMs } = request;
+    const { apiKey, familyId, next, now, replay } = request;
     const tag = this.keyPrefix(apiKey);
     if (this.keyPrefix(next.apiKey) !== tag) {
       throw new TypeError('RedisStore: a successor apiKey must keep the hash tag of its family');
     }
-    const reply = strings(
-      await this.#run(
-        ROTATE,
-        [`${tag}s:${apiKey}`, `${tag}s:${next.apiKey}`, `${tag}f:${familyId}`],
-        [
-          apiKey,
-          familyId,
-          String(now),
-          String(graceMs),
-          next.apiKey,
-          this.#seal(next.secretKey, next.apiKey),
-          String(next.expireIn),
-          String(ttl(next.expireIn + this.#retentionMs, now)),
-          tag,
-          String(ttl(next.expireIn, now)),
-        ],
-      ),
-    );
-    const [outcome, key, secretKey, userId, family, issuedAt, expireIn] = reply;
-    if (outcome === 'rotated') return { outcome, session: toSession(next) };
-    if (outcome === 'grace' && key !== undefined && secretKey !== undefined) {
+    const keys = [`${tag}s:${apiKey}`, `${tag}s:${next.apiKey}`, `${tag}f:${familyId}`];
+    if (replay !== undefined) keys.push(`${tag}r:${replay.key}`);
+    const lifetime = next.expireIn - now;
+    const reply = await this.#run(ROTATE, keys, [
+      apiKey,
+      familyId,
+      this.#now(now),
+      String(request.graceMs),
+      next.apiKey,
+      this.#seal(next.secretKey, next.apiKey),
+      String(Math.max(1, Math.ceil(lifetime))),
+      String(this.#retentionMs),
+      String(request.signedAt),
+      String(request.toleranceMs),
+      replay === undefined ? '' : String(replay.expiresAt),
+      replay === undefined ? '' : replay.id,
+    ]);
+    if (!Array.isArray(reply)) throw unexpectedReply();
+    const outcome: unknown = reply[0];
+    if (outcome === 'rotated') {
+      const issuedAt = Number(reply[1]);
+      return { outcome, session: { ...toSession(next), issuedAt, expireIn: Number(reply[2]) } };
+    }
+    if (outcome === 'grace') {
+      const [, key, secretKey, issuedAt, expireIn] = reply as unknown[];
+      if (typeof key !== 'string' || typeof secretKey !== 'string') throw unexpectedReply();
       return {
         outcome,
         session: {
           apiKey: key,
           secretKey: this.#open(secretKey, key),
-          userId: userId ?? '',
-          familyId: family ?? '',
+          userId: next.userId,
+          familyId,
           issuedAt: Number(issuedAt),
           expireIn: Number(expireIn),
         },
       };
     }
-    return { outcome: outcome === 'reused' ? 'reused' : 'not-found' };
+    if (outcome === 'reused' || outcome === 'replayed' || outcome === 'not-found') return { outcome };
+    throw unexpectedReply();
+  }
+
+  async use(request: UseRequest): Promise<UseResult> {
+    const { apiKey, familyId, replay } = request;
+    const tag = this.keyPrefix(apiKey);
+    const keys = [`${tag}s:${apiKey}`, `${tag}f:${familyId}`];
+    if (replay !== undefined) keys.push(`${tag}r:${replay.key}`);
+    const outcome = await this.#run(USE, keys, [
+      apiKey,
+      familyId,
+      this.#now(request.now),
+      String(request.graceMs),
+      String(request.signedAt),
+      String(request.toleranceMs),
+      request.revoke ? '1' : '0',
+      replay === undefined ? '' : String(replay.expiresAt),
+      replay === undefined ? '' : replay.id,
+    ]);
+    if (outcome === 'live' || outcome === 'revoked' || outcome === 'reused' || outcome === 'replayed' || outcome === 'not-found') {
+      return { outcome };
+    }
+    throw unexpectedReply();
   }
 
   async revoke(apiKey: string): Promise<void> {
-    const tag = this.keyPrefix(apiKey);
-    await this.#run(REVOKE, [`${tag}s:${apiKey}`], [tag]);
+    await this.#run(REVOKE, [`${this.keyPrefix(apiKey)}s:${apiKey}`], [apiKey]);
   }
 
   #seal(secretKey: string, apiKey: string): string {
@@ -238,28 +274,41 @@ function ttl(deadline: number, now: number): number {
   return Math.max(1, Math.ceil(deadline - now));
 }
 
-function strings(reply: unknown): string[] {
-  if (!Array.isArray(reply)) throw new CaaError('STORE_UNAVAILABLE', { cause: new TypeError('unexpected Redis reply') });
-  return reply.map((value) => (typeof value === 'string' ? value : String(value)));
+function unexpectedReply(): CaaError {
+  return new CaaError('STORE_UNAVAILABLE', { cause: new TypeError('unexpected Redis reply') });
 }
 
-/** A record from its fields; a tombstone past its successor's expiry (the family's end) reads as gone. */
-function toRecord(apiKey: string, fields: string[], now: number): SessionRecord | null {
-  const [state, secretKey, userId, familyId, issuedAt, expireIn, successor, rotatedAt, successorExpireIn] = fields;
+function text(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number') return String(value);
+  return undefined;
+}
+
+/**
+ * A record from a LOOKUP reply ({ now, st, sk, uid, fam, iat, exp, nx, rat, nexp, u }); a
+ * tombstone past its successor's expiry (the family's end) reads as gone.
+ */
+function toRecord(apiKey: string, reply: readonly unknown[], now: number): SessionRecord | null {
+  const state = reply[1];
   if (state !== 'live' && state !== 'rotated') return null;
-  if (state === 'rotated' && successorExpireIn && now >= Number(successorExpireIn)) return null;
+  const successorExpireIn = text(reply[9]);
+  if (state === 'rotated' && successorExpireIn !== undefined && now >= Number(successorExpireIn)) return null;
   const record: SessionRecord = {
     apiKey,
     state,
-    secretKey: secretKey ?? '',
-    userId: userId ?? '',
-    familyId: familyId ?? '',
-    issuedAt: Number(issuedAt),
-    expireIn: Number(expireIn),
+    secretKey: text(reply[2]) ?? '',
+    userId: text(reply[3]) ?? '',
+    familyId: text(reply[4]) ?? '',
+    issuedAt: Number(reply[5]),
+    expireIn: Number(reply[6]),
   };
   if (state === 'rotated') {
-    if (successor) record.successor = successor;
-    if (rotatedAt) record.rotatedAt = Number(rotatedAt);
+    const successor = text(reply[7]);
+    const rotatedAt = text(reply[8]);
+    if (successor !== undefined) record.successor = successor;
+    if (rotatedAt !== undefined) record.rotatedAt = Number(rotatedAt);
+  } else if (text(reply[10]) !== undefined) {
+    record.used = true;
   }
   return record;
 }
