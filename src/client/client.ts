@@ -1,7 +1,8 @@
 /**
  * `createCaaClient`: a `fetch`-based client of a Caa API that signs every request, corrects its
  * clock from the server's `Date` header, refreshes its credentials before they expire (one refresh
- * at a time, however many calls need it) and never sends the same header twice.
+ * at a time, however many calls need it), never sends the same header twice and never leaves the
+ * origin of its base URL.
  *
  * @module client/client
  */
@@ -91,7 +92,11 @@ export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
  * ```
  */
 export interface CaaClientOptions {
-  /** Origin (and optional path prefix) of the API, e.g. `https://api.example.com`; paths are appended. */
+  /**
+   * Origin (and optional path prefix) of the API, e.g. `https://api.example.com` or
+   * `https://api.example.com/v1`; request paths are appended to it. An absolute `http(s)` URL
+   * without query, fragment or user info (in a browser, one relative to the page also works).
+   */
   readonly baseUrl: string;
   /** Credentials to start with, e.g. restored from storage; default none (call `login`). */
   readonly credentials?: CaaClientCredentials | null;
@@ -146,15 +151,19 @@ export interface CaaRequestOptions {
  * ```
  */
 export interface CaaClient<U extends User = User> {
-  /** The credentials held now, or `null` when logged out. */
+  /** The credentials held now, or `null` when logged out (also after a logout the server did not confirm). */
   readonly credentials: CaaClientCredentials | null;
   /** Server time minus local time, ms, as learned from the server's `Date` headers. */
   readonly clockOffsetMs: number;
   /**
    * Sends a request signed with `options.action` (refreshing first when the session is about to
    * expire) and resolves with the parsed response body (JSON, else text; `undefined` when empty).
+   * `path` starts with one `/` and is appended to the base URL (`/api/my?x=1`); it can never reach
+   * another origin, nor climb above the base URL's path prefix.
    *
-   * @throws {@link CaaClientError} for a non-2xx answer (after the retries described at {@link createCaaClient}).
+   * @throws {@link CaaClientError} `INVALID_PATH` for any other path, before anything is signed or
+   *   sent; `REDIRECT_REFUSED` for a 3xx answer (redirects are never followed); `HTTP_ERROR` for a
+   *   non-2xx answer (after the retries described at {@link createCaaClient}).
    */
   request<T = unknown>(method: string, path: string, options: CaaRequestOptions): Promise<T>;
   /** `POST /api/my/login` with `{ mobile, password }` (not signed); keeps the issued credentials. */
@@ -169,15 +178,43 @@ export interface CaaClient<U extends User = User> {
    */
   refresh(): Promise<CredentialsResponse<U>>;
   /**
-   * `DELETE /api/my/logout`, signed with `client:my:logout`, then clears the credentials (also when
-   * the server no longer knows the session). Other failures keep them, so the call can be retried.
-   * Does nothing when there are no credentials.
+   * `DELETE /api/my/logout`, signed with `client:my:logout`: revokes the session (the server revokes
+   * its whole family).
+   *
+   * - **Which pair**: when a refresh is under way, the logout waits for it and signs with the pair it
+   *   leaves, the new one if it rotated.
+   * - **Never left logged in**: from the moment the logout is sent, `credentials` is `null` and
+   *   `onCredentials(null)` has been called, whatever the server answers; every other call fails
+   *   `NO_CREDENTIALS`.
+   * - **Resolves** only when the server confirmed: a 2xx, or `404 apiKey not found` / `user not
+   *   found` (the session was already gone).
+   * - **Rejects** with {@link CaaClientError} `LOGOUT_UNCONFIRMED` otherwise (network error, 3xx,
+   *   400, 5xx, any other answer; `status` and `body` are the response's, 0 and `undefined` without
+   *   one, `cause` the underlying error; no secret is in it). The pair is then kept privately, only so
+   *   that calling `logout()` again retries the revocation with it; nothing else signs with it, and a
+   *   successful `login()` forgets it (its session then lives on at the server until it expires).
+   *
+   * Concurrent calls share one logout. Resolves at once when there is nothing to revoke.
+   *
+   * @example
+   * ```ts
+   * import { isCaaClientError } from 'caa-auth/client';
+   *
+   * try {
+   *   await client.logout();
+   * } catch (err) {
+   *   // Logged out here all the same; the server may still hold the session: try again later.
+   *   if (isCaaClientError(err) && err.code === 'LOGOUT_UNCONFIRMED') setTimeout(() => void client.logout().catch(() => {}), 30_000);
+   * }
+   * ```
    */
   logout(): Promise<void>;
 }
 
 /** How one call is sent. */
 interface SendPlan {
+  /** Sign with exactly this pair (a logout's) instead of the client's current one; `null` for the current one. */
+  readonly pair: CaaClientCredentials | null;
   readonly method: string;
   readonly path: string;
   readonly action: string;
@@ -228,21 +265,73 @@ function noCredentials(): CaaClientError {
   return new CaaClientError('NO_CREDENTIALS', 'no credentials: log in first');
 }
 
+const INVALID_PATH_MESSAGE = 'path must start with one "/" and stay on the base URL';
+const INVALID_BASE_URL_MESSAGE = 'baseUrl must be an absolute http(s) URL without query, fragment or user info';
+const REDIRECT_REFUSED_MESSAGE = 'redirect refused: the client never follows one';
+const LOGOUT_UNCONFIRMED_MESSAGE = 'logout not confirmed by the server: call logout() again to retry';
+
+/** The page's address in a browser, against which a relative `baseUrl` resolves; `undefined` elsewhere. */
+function documentAddress(): string | undefined {
+  try {
+    const href = (globalThis as { location?: { href?: unknown } }).location?.href;
+    return typeof href === 'string' ? href : undefined;
+  } catch {
+    // Deno throws on reading `location` when it was started without --location.
+    return undefined;
+  }
+}
+
+/** The origin and the path prefix (no trailing `/`) of a base URL. */
+function parseBaseUrl(baseUrl: string): { origin: string; prefix: string } {
+  let url: URL;
+  try {
+    url = new URL(baseUrl, documentAddress());
+  } catch (err) {
+    throw new CaaClientError('INVALID_BASE_URL', INVALID_BASE_URL_MESSAGE, { cause: err });
+  }
+  const plain = url.search === '' && url.hash === '' && url.username === '' && url.password === '';
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || !plain) {
+    throw new CaaClientError('INVALID_BASE_URL', INVALID_BASE_URL_MESSAGE);
+  }
+  let prefix = url.pathname;
+  while (prefix.endsWith('/')) prefix = prefix.slice(0, -1);
+  return { origin: url.origin, prefix };
+}
+
+/** A 3xx other than 304, or what a browser hands over for `redirect: 'manual'`. */
+function isRedirect(response: Response): boolean {
+  return response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400 && response.status !== 304);
+}
+
+/** Frees the connection of a response whose body will not be read. */
+async function discardBody(response: Response): Promise<void> {
+  try {
+    await response.body?.cancel();
+  } catch {
+    // Already read or locked (a mock): nothing to free.
+  }
+}
+
 const defaultFetch: FetchLike = (input, init) => globalThis.fetch(input, init);
 
 class Client<U extends User> implements CaaClient<U> {
-  readonly #baseUrl: string;
+  readonly #origin: string;
+  /** Path prefix of the base URL, without a trailing `/` ('' for none). */
+  readonly #prefix: string;
   readonly #fetch: FetchLike;
   readonly #onCredentials: ((credentials: CaaClientCredentials | null) => void | Promise<void>) | undefined;
   readonly #refreshAheadMs: number;
   readonly #clock: CaaClock;
   #credentials: CaaClientCredentials | null;
   #refreshing: Promise<CredentialsResponse<U>> | null = null;
+  #loggingOut: Promise<void> | null = null;
+  /** The pair of a logout the server did not confirm: only `logout()` signs with it, to retry. */
+  #unrevoked: CaaClientCredentials | null = null;
 
   constructor(options: CaaClientOptions) {
-    let baseUrl = options.baseUrl;
-    while (baseUrl.endsWith('/')) baseUrl = baseUrl.slice(0, -1);
-    this.#baseUrl = baseUrl;
+    const { origin, prefix } = parseBaseUrl(options.baseUrl);
+    this.#origin = origin;
+    this.#prefix = prefix;
     this.#fetch = options.fetch ?? defaultFetch;
     this.#onCredentials = options.onCredentials;
     this.#refreshAheadMs = options.refreshAheadMs ?? DEFAULT_REFRESH_AHEAD_MS;
@@ -261,6 +350,7 @@ class Client<U extends User> implements CaaClient<U> {
   async request<T = unknown>(method: string, path: string, options: CaaRequestOptions): Promise<T> {
     const signed = options.signed ?? true;
     const answer = await this.#send({
+      pair: null,
       method,
       path,
       action: options.action,
@@ -278,6 +368,7 @@ class Client<U extends User> implements CaaClient<U> {
 
   async login(mobile: string, password: string): Promise<CredentialsResponse<U>> {
     const answer = await this.#send({
+      pair: null,
       method: 'POST',
       path: CAA_PATHS.login,
       action: CAA_ACTIONS.login,
@@ -293,6 +384,8 @@ class Client<U extends User> implements CaaClient<U> {
     if (credentials === undefined) {
       throw new CaaClientError('INVALID_RESPONSE', 'login response carries no credentials', answer);
     }
+    // A new session: the pair of an unconfirmed logout is no longer ours to revoke.
+    this.#unrevoked = null;
     await this.#setCredentials(credentials);
     return answer.body as CredentialsResponse<U>;
   }
@@ -313,10 +406,33 @@ class Client<U extends User> implements CaaClient<U> {
     return this.#refreshing;
   }
 
-  async logout(): Promise<void> {
-    if (this.#credentials === null && this.#refreshing === null) return;
+  logout(): Promise<void> {
+    this.#loggingOut ??= this.#logoutOnce().finally(() => {
+      this.#loggingOut = null;
+    });
+    return this.#loggingOut;
+  }
+
+  async #logoutOnce(): Promise<void> {
+    // Sign with the pair a refresh under way leaves (the new one if it rotated); its failure is not ours.
+    while (this.#refreshing !== null) await this.#refreshing.catch(() => undefined);
+    const pair = this.#credentials ?? this.#unrevoked;
+    if (pair === null) return;
+    this.#unrevoked = pair;
+    let listenerFailed = false;
+    let listenerError: unknown;
+    if (this.#credentials === pair) {
+      try {
+        await this.#setCredentials(null);
+      } catch (err) {
+        // Revoke first all the same; the application hears of its listener's failure afterwards.
+        listenerFailed = true;
+        listenerError = err;
+      }
+    }
     try {
       await this.#send({
+        pair,
         method: 'DELETE',
         path: CAA_PATHS.logout,
         action: CAA_ACTIONS.logout,
@@ -325,14 +441,17 @@ class Client<U extends User> implements CaaClient<U> {
         signal: undefined,
         signed: true,
         refreshAhead: false,
-        followRefresh: true,
+        followRefresh: false,
         retryNetworkError: false,
       });
     } catch (err) {
-      const gone = isCaaClientError(err) && (err.code === 'NO_CREDENTIALS' || err.code === 'LOGGED_OUT' || isSessionGone(err));
-      if (!gone) throw err;
+      if (!(isCaaClientError(err) && isSessionGone(err))) {
+        const answer = isCaaClientError(err) ? { status: err.status, body: err.body } : {};
+        throw new CaaClientError('LOGOUT_UNCONFIRMED', LOGOUT_UNCONFIRMED_MESSAGE, { ...answer, cause: err });
+      }
     }
-    await this.#setCredentials(null);
+    if (this.#unrevoked === pair) this.#unrevoked = null;
+    if (listenerFailed) throw listenerError;
   }
 
   async #refreshOnce(): Promise<CredentialsResponse<U>> {
@@ -341,6 +460,7 @@ class Client<U extends User> implements CaaClient<U> {
     let answer: Answer;
     try {
       answer = await this.#send({
+        pair: null,
         method: 'POST',
         path: CAA_PATHS.refreshToken,
         action: CAA_ACTIONS.refreshToken,
@@ -373,8 +493,11 @@ class Client<U extends User> implements CaaClient<U> {
     await this.#onCredentials?.(credentials);
   }
 
-  /** The pair to sign with: after any refresh under way, refreshed first if about to expire. */
-  async #credentialsForSigning(plan: SendPlan): Promise<CaaClientCredentials> {
+  /**
+   * The pair to sign with: after any refresh under way, refreshed first if about to expire (at most
+   * once per call: `attempt.refreshedAhead`).
+   */
+  async #credentialsForSigning(plan: SendPlan, attempt: { refreshedAhead: boolean }): Promise<CaaClientCredentials> {
     if (plan.followRefresh && this.#refreshing !== null) {
       try {
         await this.#refreshing;
@@ -385,22 +508,66 @@ class Client<U extends User> implements CaaClient<U> {
     }
     const credentials = this.#credentials;
     if (credentials === null) throw noCredentials();
-    if (!plan.refreshAhead || credentials.expireIn - this.#clock.now() >= this.#refreshAheadMs) return credentials;
+    if (!plan.refreshAhead || attempt.refreshedAhead || credentials.expireIn - this.#clock.now() >= this.#refreshAheadMs) {
+      return credentials;
+    }
     // At most one refresh per call: a server issuing pairs shorter than refreshAheadMs must not loop.
+    attempt.refreshedAhead = true;
     await this.refresh();
     const refreshed = this.#credentials;
     if (refreshed === null) throw noCredentials();
     return refreshed;
   }
 
+  /**
+   * The absolute URL of `path` on the base URL, or `INVALID_PATH`: a path starts with one `/` (so
+   * that, appended to the base, it cannot change the authority), and the URL the WHATWG parser makes
+   * of it must keep the base's origin and path prefix (`/v1/../x` climbs out of `/v1`).
+   */
+  #urlOf(path: string): string {
+    const invalid = (): CaaClientError => new CaaClientError('INVALID_PATH', INVALID_PATH_MESSAGE);
+    // `//host` and `/\host` are network-path references: refused however they would be resolved.
+    if (typeof path !== 'string' || !path.startsWith('/') || path.startsWith('//') || path.startsWith('/\\')) throw invalid();
+    let url: URL;
+    try {
+      url = new URL(`${this.#origin}${this.#prefix}${path}`);
+    } catch {
+      throw invalid();
+    }
+    if (url.origin !== this.#origin) throw invalid();
+    const prefix = this.#prefix;
+    if (prefix !== '' && url.pathname !== prefix && !url.pathname.startsWith(`${prefix}/`)) throw invalid();
+    return url.href;
+  }
+
+  /** True when a response comes from the base URL's origin (`response.url` is empty for some mocks). */
+  #isFromOrigin(response: Response, requested: string): boolean {
+    const { url } = response;
+    if (url === '' || url === requested) return true;
+    try {
+      return new URL(url).origin === this.#origin;
+    } catch {
+      return false;
+    }
+  }
+
   async #send(plan: SendPlan): Promise<Answer> {
+    // Before anything is signed or sent, and before any refresh ahead.
+    const url = this.#urlOf(plan.path);
+    const attempt = { refreshedAhead: false };
     let clockRetried = false;
     let staleRetried = false;
     let networkRetried = false;
     for (;;) {
-      const credentials = plan.signed ? await this.#credentialsForSigning(plan) : null;
-      const headers: Record<string, string> = { accept: 'application/json', ...plan.headers };
-      const init: RequestInit = { method: plan.method, headers };
+      let credentials: CaaClientCredentials | null = null;
+      if (plan.signed) credentials = plan.pair ?? (await this.#credentialsForSigning(plan, attempt));
+      const headers: Record<string, string> = { accept: 'application/json' };
+      for (const [name, value] of Object.entries(plan.headers ?? {})) {
+        // The client's own Authorization only: a caller's `Authorization` would be merged with it.
+        if (credentials === null || name.toLowerCase() !== 'authorization') headers[name] = value;
+      }
+      // Never follow a redirect: neither the body (a login's password) nor a signed header may go elsewhere.
+      const init: RequestInit = { method: plan.method, headers, redirect: 'manual' };
       if (plan.body !== undefined) {
         headers['content-type'] = 'application/json';
         init.body = JSON.stringify(plan.body);
@@ -415,12 +582,17 @@ class Client<U extends User> implements CaaClient<U> {
           secretKey: credentials.secretKey,
           timestamp: this.#clock.nextTimestamp(),
         });
+        // Signing is asynchronous: if a refresh started or answered meanwhile, this pair may be
+        // rotated away, so wait for it and sign again rather than send it.
+        if (plan.pair === null && plan.followRefresh && (this.#refreshing !== null || this.#credentials !== credentials)) {
+          continue;
+        }
       }
 
       const sentAt = this.#clock.localNow();
       let response: Response;
       try {
-        response = await this.#fetch(`${this.#baseUrl}${plan.path}`, init);
+        response = await this.#fetch(url, init);
       } catch (err) {
         if (plan.retryNetworkError && !networkRetried && err instanceof TypeError) {
           networkRetried = true;
@@ -429,8 +601,17 @@ class Client<U extends User> implements CaaClient<U> {
         throw err;
       }
       const receivedAt = this.#clock.localNow();
+      // A fetch that followed a redirect anyway: nothing of another origin is believed, its Date neither.
+      if (!this.#isFromOrigin(response, url)) {
+        await discardBody(response);
+        throw new CaaClientError('REDIRECT_REFUSED', REDIRECT_REFUSED_MESSAGE, { status: response.status });
+      }
       const serverDate = parseHttpDate(response.headers.get('date'));
       if (serverDate !== undefined) this.#clock.learn({ serverDate, sentAt, receivedAt });
+      if (isRedirect(response)) {
+        await discardBody(response);
+        throw new CaaClientError('REDIRECT_REFUSED', REDIRECT_REFUSED_MESSAGE, { status: response.status });
+      }
       const body = await readBody(response);
       if (response.ok) return { status: response.status, body };
 
@@ -450,6 +631,7 @@ class Client<U extends User> implements CaaClient<U> {
       if (
         response.status === 404 &&
         message === APIKEY_NOT_FOUND &&
+        plan.pair === null &&
         plan.followRefresh &&
         !staleRetried &&
         (this.#refreshing !== null || (this.#credentials !== null && this.#credentials !== credentials))
@@ -486,7 +668,13 @@ function isSessionGone(err: CaaClientError): boolean {
  *   fails on the network is re-sent once (the server answers a repeated refresh within its grace
  *   period with the same successor). `onCredentials` hears every new pair.
  * - **Logged out**: a refresh answered `404 apiKey not found` (or `user not found`) clears the
- *   credentials, calls `onCredentials(null)` and throws {@link CaaClientError} `LOGGED_OUT`.
+ *   credentials, calls `onCredentials(null)` and throws {@link CaaClientError} `LOGGED_OUT`. Once a
+ *   refresh has answered, nothing (no retry, no queued or waiting call) signs with the pair it
+ *   rotated away. `logout()` clears the credentials whatever the server answers (see {@link CaaClient.logout}).
+ * - **One origin**: paths are appended to the base URL and checked to stay on its origin, and
+ *   redirects are never followed (`redirect: 'manual'`, a 3xx is `REDIRECT_REFUSED`), so no signed
+ *   header and no body (a login's password) ever reaches another origin. The clock learns only from
+ *   the base origin's responses, and never more than `MAX_CLOCK_OFFSET_MS` (24 h).
  *
  * @example
  * ```ts

@@ -7,7 +7,15 @@
  * @module client/clock
  */
 
-import { DEFAULT_SKEW_MS } from '../protocol/limits.js';
+import { DEFAULT_SKEW_MS, TIMESTAMP_DIGITS } from '../protocol/limits.js';
+
+const MIN_TIMESTAMP = 10 ** (TIMESTAMP_DIGITS - 1);
+const MAX_TIMESTAMP = 10 ** TIMESTAMP_DIGITS - 1;
+
+/** True for an integer of exactly 13 digits: what a Caa header's timestamp must be (spec §2). */
+function isTimestamp(value: number): boolean {
+  return Number.isInteger(value) && value >= MIN_TIMESTAMP && value <= MAX_TIMESTAMP;
+}
 
 /**
  * An HTTP `Date` header counts whole seconds: the server's time lies in `[date, date + 1000)`.
@@ -34,6 +42,23 @@ export const DATE_HEADER_RESOLUTION_MS = 1000;
  * ```
  */
 export const CLOCK_SKEW_TOLERANCE_MS = 2000;
+
+/**
+ * Largest offset to the server's clock a `Date` header can teach, in ms: 24 hours. A sample further
+ * from the local clock than this is taken as a broken or hostile clock (a proxy's, a `Date` of 1970),
+ * not as skew: it is ignored and the offset learned before is kept, so one bad response can neither
+ * make the client sign with timestamps that only become valid days later nor push them out of 13
+ * digits. A day covers a device clock set to local time instead of UTC (at most 14 h off); a device
+ * further off fails closed, with `400 invalid signature`, until its clock is fixed.
+ *
+ * @example
+ * ```ts
+ * import { MAX_CLOCK_OFFSET_MS } from 'caa-auth/client';
+ *
+ * MAX_CLOCK_OFFSET_MS; // 86_400_000
+ * ```
+ */
+export const MAX_CLOCK_OFFSET_MS = 24 * 60 * 60 * 1000;
 
 /**
  * After the clock is set back, timestamps stay strictly increasing (each one the last plus 1 ms)
@@ -90,7 +115,9 @@ export function parseHttpDate(value: string | null | undefined): number | undefi
  * estimated from the middles of both, `serverDate + 500 − (sentAt + receivedAt) / 2`, give or take
  * `500 + (receivedAt − sentAt) / 2`. The offset changes only when the estimate is further than that,
  * and at least {@link CLOCK_SKEW_TOLERANCE_MS}, from the current one; a new offset that small
- * is taken as 0 (the local clock is right within what a `Date` header can tell).
+ * is taken as 0 (the local clock is right within what a `Date` header can tell). An estimate beyond
+ * {@link MAX_CLOCK_OFFSET_MS}, or one that would make the corrected time other than 13 digits, is
+ * ignored (the previous offset stays).
  *
  * @example
  * ```ts
@@ -129,23 +156,28 @@ export class CaaClock {
   }
 
   /**
-   * The timestamp for the next signature: the corrected time in whole ms, or the previous timestamp
-   * plus 1 if that is not later, so that no two headers of this clock carry the same timestamp.
+   * The timestamp for the next signature: the corrected time in whole ms (the local time when the
+   * corrected one would not be 13 digits), or the previous timestamp plus 1 if that is not later, so
+   * that no two headers of this clock carry the same timestamp.
    */
   nextTimestamp(): number {
-    const now = Math.round(this.now());
+    let now = Math.round(this.now());
+    if (!isTimestamp(now)) now = Math.round(this.#localNow());
     this.#lastTimestamp = now > this.#lastTimestamp ? now : this.#lastTimestamp + 1;
     return this.#lastTimestamp;
   }
 
   /**
-   * Takes one reading of the server's clock into account. Returns `true` when the offset changed.
+   * Takes one reading of the server's clock into account. Returns `true` when the offset changed;
+   * `false` also for an implausible sample (beyond {@link MAX_CLOCK_OFFSET_MS}), which is ignored.
    */
   learn(sample: ClockSample): boolean {
     const { serverDate, sentAt, receivedAt } = sample;
     if (!Number.isFinite(serverDate) || !Number.isFinite(sentAt) || !Number.isFinite(receivedAt)) return false;
     const half = DATE_HEADER_RESOLUTION_MS / 2;
     const estimate = serverDate + half - (sentAt + receivedAt) / 2;
+    // Not skew but a broken clock: keep what was learned before (see MAX_CLOCK_OFFSET_MS).
+    if (!(Math.abs(estimate) <= MAX_CLOCK_OFFSET_MS) || !isTimestamp(Math.round(this.#localNow() + estimate))) return false;
     const uncertainty = half + Math.abs(receivedAt - sentAt) / 2;
     const tolerance = Math.max(CLOCK_SKEW_TOLERANCE_MS, uncertainty);
     if (Math.abs(estimate - this.#offsetMs) <= tolerance) return false;

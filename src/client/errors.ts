@@ -15,6 +15,10 @@
  * | `LOGGED_OUT` | 404 | a refresh was answered `apiKey not found` or `user not found`: the session is gone and the client's credentials were cleared |
  * | `NO_CREDENTIALS` | 0 | a signed call was made while the client holds no credentials |
  * | `INVALID_RESPONSE` | the response's | a 2xx answer to login or refresh did not carry credentials |
+ * | `INVALID_PATH` | 0 | a request path that does not start with one `/`, or that would leave the base URL (another origin, or above its path prefix); nothing was signed or sent |
+ * | `INVALID_BASE_URL` | 0 | `createCaaClient` was given a `baseUrl` that is not an absolute `http(s)` URL without query, fragment or user info |
+ * | `REDIRECT_REFUSED` | the response's | the server answered with a redirect (3xx, or an opaque redirect in browsers), or a `fetch` that followed one anyway answered from another origin: the client never follows a redirect, so no body and no signed header goes anywhere else |
+ * | `LOGOUT_UNCONFIRMED` | the response's, 0 without one | the server did not confirm a logout (network error, 5xx, 400, …); the credentials are cleared all the same, and calling `logout()` again retries the revocation |
  *
  * @example
  * ```ts
@@ -29,7 +33,15 @@
  * }
  * ```
  */
-export type CaaClientErrorCode = 'HTTP_ERROR' | 'LOGGED_OUT' | 'NO_CREDENTIALS' | 'INVALID_RESPONSE';
+export type CaaClientErrorCode =
+  | 'HTTP_ERROR'
+  | 'LOGGED_OUT'
+  | 'NO_CREDENTIALS'
+  | 'INVALID_RESPONSE'
+  | 'INVALID_PATH'
+  | 'INVALID_BASE_URL'
+  | 'REDIRECT_REFUSED'
+  | 'LOGOUT_UNCONFIRMED';
 
 /**
  * Options of the {@link CaaClientError} constructor.
@@ -52,7 +64,8 @@ export interface CaaClientErrorOptions {
 /**
  * Thrown by `createCaaClient` calls that the server refused or that could not be made. `message` is
  * the body's `message` when there is one (`invalid signature`, `apiKey not found`, …, spec §5).
- * Network failures are not wrapped: they reject with the `fetch` implementation's own error.
+ * Network failures are not wrapped: they reject with the `fetch` implementation's own error (except
+ * a logout's, which is `LOGOUT_UNCONFIRMED` with that error as `cause`).
  *
  * @example
  * ```ts

@@ -17,7 +17,7 @@
 
 export { CAA_PATHS, DEFAULT_REFRESH_AHEAD_MS, createCaaClient } from './client.js';
 export type { CaaClient, CaaClientCredentials, CaaClientOptions, CaaRequestOptions, FetchLike } from './client.js';
-export { CLOCK_SKEW_TOLERANCE_MS, CaaClock, DATE_HEADER_RESOLUTION_MS, parseHttpDate } from './clock.js';
+export { CLOCK_SKEW_TOLERANCE_MS, CaaClock, DATE_HEADER_RESOLUTION_MS, MAX_CLOCK_OFFSET_MS, parseHttpDate } from './clock.js';
 export type { ClockSample } from './clock.js';
 export { CaaClientError, isCaaClientError } from './errors.js';
 export type { CaaClientErrorCode, CaaClientErrorOptions } from './errors.js';

@@ -1,7 +1,8 @@
 /**
  * A small real HTTP server for the client tests: plain `node:http` over the library's server side
  * (MemoryStore, MemoryUserRepository, issueSession, refreshToken, authenticate, revokeSession), with
- * an injectable clock (also sent as the `Date` header) and a log of every request it answered.
+ * an injectable clock (also sent as the `Date` header), a log of every request it answered, canned
+ * answers (a 500, a redirect) and `Date` headers of the test's choosing.
  */
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -57,8 +58,19 @@ export interface TestServerOptions {
   readonly refreshDelayMs?: number;
 }
 
+/** What {@link TestServer.answerNext} answers instead of handling the request. */
+export interface CannedAnswer {
+  readonly status: number;
+  /** Sent as JSON when given. */
+  readonly body?: unknown;
+  /** Extra response headers, e.g. `location`. */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
 export interface TestServer {
   readonly url: string;
+  /** TCP connections accepted so far (a server that must receive nothing keeps 0). */
+  readonly connections: () => number;
   readonly store: MemoryStore;
   readonly users: MemoryUserRepository;
   readonly log: LoggedRequest[];
@@ -69,6 +81,10 @@ export interface TestServer {
   issue(ttlMs?: number): Promise<CredentialsResponse>;
   /** After handling the next request to this path, destroy the connection instead of answering. */
   dropNextResponse(path: string): void;
+  /** Answer the next request to this path with `answer`, without handling it (the store is not touched). */
+  answerNext(path: string, answer: CannedAnswer): void;
+  /** `Date` header values for the next responses, one each, in order (then the clock's again). */
+  sendDates(...dates: string[]): void;
   close(): Promise<void>;
 }
 
@@ -106,6 +122,9 @@ export async function startCaaServer(options: TestServerOptions = {}): Promise<T
   const users = new MemoryUserRepository([TEST_USER]);
   const log: LoggedRequest[] = [];
   let dropPath: string | null = null;
+  const canned = new Map<string, CannedAnswer>();
+  const dates: string[] = [];
+  let connections = 0;
 
   async function route(req: IncomingMessage): Promise<{ status: number; body: unknown }> {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
@@ -143,8 +162,11 @@ export async function startCaaServer(options: TestServerOptions = {}): Promise<T
     let status: number;
     let body: unknown;
     let code: string | undefined;
+    const answer = canned.get(path);
+    canned.delete(path);
     try {
-      ({ status, body } = await route(req));
+      if (answer === undefined) ({ status, body } = await route(req));
+      else ({ status, body } = answer);
     } catch (err) {
       if (!isCaaError(err)) throw err;
       status = err.status;
@@ -158,7 +180,12 @@ export async function startCaaServer(options: TestServerOptions = {}): Promise<T
       return;
     }
     res.statusCode = status;
-    res.setHeader('Date', new Date(now()).toUTCString());
+    res.setHeader('Date', dates.shift() ?? new Date(now()).toUTCString());
+    for (const [name, value] of Object.entries(answer?.headers ?? {})) res.setHeader(name, value);
+    if (body === undefined) {
+      res.end();
+      return;
+    }
     res.setHeader('Content-Type', 'application/json');
     res.end(JSON.stringify(body));
   }
@@ -169,11 +196,13 @@ export async function startCaaServer(options: TestServerOptions = {}): Promise<T
       res.end(JSON.stringify({ message: String(err) }));
     });
   });
+  server.on('connection', () => (connections += 1));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
 
   return {
     url: `http://127.0.0.1:${port}`,
+    connections: () => connections,
     store,
     users,
     log,
@@ -182,6 +211,12 @@ export async function startCaaServer(options: TestServerOptions = {}): Promise<T
     issue: (ttlMs) => issueSession(store, TEST_USER, ttlMs === undefined ? { now } : { now, ttlMs }),
     dropNextResponse: (path) => {
       dropPath = path;
+    },
+    answerNext: (path, cannedAnswer) => {
+      canned.set(path, cannedAnswer);
+    },
+    sendDates: (...values) => {
+      dates.push(...values);
     },
     close: () =>
       new Promise<void>((resolve, reject) => {

@@ -1,10 +1,10 @@
 /**
  * The corrected clock: reading whole-second `Date` headers without bias, ignoring noise, adopting
- * real skew, and strictly increasing timestamps.
+ * real skew but not an implausible one, and strictly increasing 13-digit timestamps.
  */
 
 import { describe, expect, it } from 'vitest';
-import { CLOCK_SKEW_TOLERANCE_MS, CaaClock, parseHttpDate } from '../../src/client/index.js';
+import { CLOCK_SKEW_TOLERANCE_MS, CaaClock, MAX_CLOCK_OFFSET_MS, parseHttpDate, signCaaHeaderAsync } from '../../src/client/index.js';
 
 /** What a server whose clock reads `serverNow` puts in its Date header. */
 const dateHeaderOf = (serverNow: number): number => Math.floor(serverNow / 1000) * 1000;
@@ -136,5 +136,51 @@ describe('CaaClock.nextTimestamp', () => {
     clock.learn({ serverDate: dateHeaderOf(T0), sentAt: T0, receivedAt: T0 });
     expect(clock.offsetMs).toBe(0);
     expect(clock.nextTimestamp()).toBe(ahead + 1);
+  });
+});
+
+describe('CaaClock bounds', () => {
+  const DAY = 86_400_000;
+  /** The smallest 13-digit epoch ms (2001-09-09). */
+  const FIRST_13_DIGITS = 1_000_000_000_000;
+
+  it('MAX_CLOCK_OFFSET_MS is 24 hours', () => {
+    expect(MAX_CLOCK_OFFSET_MS).toBe(DAY);
+  });
+
+  it('ignores a Date two days ahead, one of 1970 and one just beyond the bound, keeping the offset learned before', () => {
+    const clock = new CaaClock(() => T0);
+    expect(clock.learn({ serverDate: dateHeaderOf(T0 + 600_000), sentAt: T0, receivedAt: T0 })).toBe(true);
+    const learned = clock.offsetMs;
+    for (const serverDate of [T0 + 2 * DAY, 0, dateHeaderOf(T0 + MAX_CLOCK_OFFSET_MS) + 1000, dateHeaderOf(T0 - MAX_CLOCK_OFFSET_MS) - 2000]) {
+      expect(clock.learn({ serverDate, sentAt: T0, receivedAt: T0 }), String(serverDate)).toBe(false);
+      expect(clock.offsetMs).toBe(learned);
+    }
+    expect(Math.abs(clock.nextTimestamp() - (T0 + 600_000))).toBeLessThanOrEqual(500);
+  });
+
+  it('adopts a large but plausible offset (23 hours: a clock set to local time instead of UTC)', () => {
+    const clock = new CaaClock(() => T0);
+    expect(clock.learn({ serverDate: dateHeaderOf(T0 - 23 * 3_600_000), sentAt: T0, receivedAt: T0 })).toBe(true);
+    expect(Math.abs(clock.offsetMs + 23 * 3_600_000)).toBeLessThanOrEqual(500);
+  });
+
+  it('ignores an offset that would make the corrected time other than 13 digits', () => {
+    const local = FIRST_13_DIGITS + 1000;
+    const clock = new CaaClock(() => local);
+    expect(clock.learn({ serverDate: local - 3_600_000, sentAt: local, receivedAt: local })).toBe(false);
+    expect(clock.offsetMs).toBe(0);
+    expect(clock.nextTimestamp()).toBe(local);
+  });
+
+  it('signs with the local time when the corrected one would not be 13 digits, instead of throwing RangeError', async () => {
+    const local = manualClock(FIRST_13_DIGITS + 2 * 3_600_000);
+    const clock = new CaaClock(local.now);
+    expect(clock.learn({ serverDate: FIRST_13_DIGITS + 3_600_000, sentAt: local.now(), receivedAt: local.now() })).toBe(true);
+    local.set(FIRST_13_DIGITS + 1000); // the local clock steps back: local + offset now has 12 digits
+    expect(clock.now()).toBeLessThan(FIRST_13_DIGITS);
+    const timestamp = clock.nextTimestamp();
+    expect(timestamp).toBe(FIRST_13_DIGITS + 1000);
+    await expect(signCaaHeaderAsync({ action: 'a', apiKey: 'YQ==', secretKey: 's', timestamp })).resolves.toMatch(/^Caa /);
   });
 });

@@ -114,6 +114,7 @@ const EXPECTED_EXPORTS = [
   'CaaClock',
   'DATE_HEADER_RESOLUTION_MS',
   'DEFAULT_REFRESH_AHEAD_MS',
+  'MAX_CLOCK_OFFSET_MS',
   'computeSignatureAsync',
   'createCaaClient',
   'isCaaClientError',
