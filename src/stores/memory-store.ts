@@ -173,7 +173,11 @@ export class MemoryStore implements SessionStore {
       if (record.used !== true) stored.record = { ...record, used: true };
       return { outcome: 'live' };
     }
-    const excused = this.#graceSuccessor(record, family, request) !== undefined || madeBefore(record, request);
+    const successor = this.#graceSuccessor(record, family, request);
+    // The old pair used after its rotation, within grace: nobody may claim the successor with it now
+    // (a thief probing for the rotation would otherwise follow with a refresh inside grace).
+    if (successor !== undefined && !request.revoke) this.#endGrace(family.head, successor);
+    const excused = successor !== undefined || madeBefore(record, request);
     if (request.revoke || !excused) this.#revokeFamily(record.familyId);
     if (request.revoke) return { outcome: excused ? 'revoked' : 'reused' };
     return { outcome: excused ? 'not-found' : 'reused' };
@@ -203,6 +207,11 @@ export class MemoryStore implements SessionStore {
     if (age > request.graceMs) return undefined;
     const successor = this.#live(this.#sessions, family.head, request.now)?.record;
     return successor?.state === 'live' && successor.used !== true ? successor : undefined;
+  }
+
+  #endGrace(apiKey: string, successor: SessionRecord): void {
+    const stored = this.#sessions.get(apiKey);
+    if (stored !== undefined) stored.record = { ...successor, used: true };
   }
 
   /** True when another request set this marker (a resent call with the same id is not a replay). */

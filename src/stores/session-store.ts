@@ -64,8 +64,10 @@ export interface SessionRecord extends Session {
   /** For a rotated record: when it was rotated, epoch ms of the store's clock. */
   rotatedAt?: number;
   /**
-   * For a live record: `true` once a request signed with it verified. Its predecessor's grace ends
-   * then: a client that used the successor has it, so a refresh with the old pair is a reuse.
+   * For a live record: `true` once its predecessor's grace is over early — a request signed with
+   * it verified (a client that used the successor has it, so a refresh with the old pair is a
+   * reuse), or a non-refresh request signed with the predecessor verified after the rotation (the
+   * old pair in use elsewhere: a thief probing for the rotation must not then claim the successor).
    */
   used?: true;
 }
@@ -147,7 +149,7 @@ export interface VerifiedUse {
   signedAt: number;
   /**
    * How long after a rotation the predecessor may still obtain the same successor, ms; grace ends
-   * earlier, at the successor's first verified use.
+   * earlier, at the successor's first verified use or a verified non-refresh use of the predecessor.
    */
   graceMs: number;
   /**
@@ -248,7 +250,7 @@ export interface UseRequest extends VerifiedUse {
  * - `reused`: a rotated key after its grace, made after the rotation: the family is revoked;
  * - `replayed`: the replay marker was set by another request: nothing changed;
  * - `not-found`: no live family, or a rotated key within grace or made before the rotation
- *   (nothing revoked).
+ *   (nothing revoked; within grace, the grace ends: the successor can no longer be claimed).
  *
  * @example
  * ```ts
@@ -274,7 +276,8 @@ export interface UseResult {
  * - `rotate` is a compare-and-swap: of any number of concurrent calls for one live apiKey, one
  *   returns `rotated`, the others `grace` with the same successor;
  * - the immediate predecessor gets that same successor only while the successor has never been
- *   used in a verified request (`use` marks it) and at most `graceMs` after the rotation;
+ *   used in a verified request (`use` marks it), the predecessor has not been used on another
+ *   endpoint since the rotation, and at most `graceMs` after the rotation;
  * - a rotated apiKey presented outside its grace — on any endpoint — revokes the whole family
  *   (`reused`), unless the request was signed no later than `rotatedAt + toleranceMs`: such a
  *   request was made before the rotation (a delayed in-flight request) and is answered `not-found`;

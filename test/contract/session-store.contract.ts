@@ -235,6 +235,27 @@ export function describeSessionStoreContract(name: string, setup: SessionStoreSe
         const inGrace = clock.advance(DEFAULT_ROTATION_TOLERANCE_MS + 1);
         await expect(store.use({ ...base, now: inGrace, signedAt: inGrace })).resolves.toStrictEqual({ outcome: 'not-found' });
         expect(apiKeys(await fixture.liveSessions(old.familyId))).toStrictEqual([next.apiKey]);
+        // That use of the old pair ended its grace: a refresh with it can no longer claim the successor.
+        await expect(store.rotate({ ...base, next: successorOf(old, inGrace), now: inGrace, signedAt: inGrace })).resolves.toStrictEqual({
+          outcome: 'reused',
+        });
+        expect(await fixture.liveSessions(old.familyId)).toStrictEqual([]);
+      });
+
+      it('a rotated key used within grace and made before the rotation leaves the successor to its holder', async () => {
+        const old = newSession(clock.t);
+        await store.create(old, clock.t);
+        const rotatedAt = clock.advance(1);
+        const next = successorOf(old, rotatedAt);
+        const base = { apiKey: old.apiKey, familyId: old.familyId, graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS, revoke: false };
+        await store.rotate({ ...base, next, now: rotatedAt, signedAt: rotatedAt });
+
+        const now = clock.advance(5);
+        await expect(store.use({ ...base, now, signedAt: rotatedAt - 1 })).resolves.toStrictEqual({ outcome: 'not-found' });
+        // A refresh with the old pair made just now, within the tolerance: grace is over, but it is stale, not stolen.
+        await expect(store.rotate({ ...base, next: successorOf(old, now), now, signedAt: now })).resolves.toStrictEqual({ outcome: 'not-found' });
+        expect(apiKeys(await fixture.liveSessions(old.familyId))).toStrictEqual([next.apiKey]);
+        await expect(store.use({ ...base, apiKey: next.apiKey, now, signedAt: now })).resolves.toStrictEqual({ outcome: 'live' });
         const late = clock.advance(DEFAULT_GRACE_MS);
         await expect(store.use({ ...base, now: late, signedAt: late })).resolves.toStrictEqual({ outcome: 'reused' });
         expect(await fixture.liveSessions(old.familyId)).toStrictEqual([]);

@@ -155,9 +155,13 @@ local headKey = base .. 's:' .. head
 local rotatedAt = tonumber(rec[5]) or 0
 local age = math.max(0, now - rotatedAt)
 local excused = tonumber(ARGV[5]) <= rotatedAt + tonumber(ARGV[6])
-if not excused and rec[4] == head and age <= tonumber(ARGV[4]) then
+if rec[4] == head and age <= tonumber(ARGV[4]) then
   local n = redis.call('HMGET', headKey, 'st', 'u')
-  excused = n[1] == 'live' and not n[2]
+  if n[1] == 'live' and not n[2] then
+    excused = true
+    -- The old pair used after its rotation, within grace: nobody may claim the successor with it now.
+    if not revoke then redis.call('HSET', headKey, 'u', '1') end
+  end
 end
 if revoke or not excused then redis.call('DEL', headKey, KEYS[2]) end
 if revoke then
