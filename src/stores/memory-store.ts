@@ -139,7 +139,8 @@ export class MemoryStore implements SessionStore {
       this.#mark(request.replay, now);
       const forgetAt = next.expireIn + this.#retentionMs;
       this.#sessions.set(next.apiKey, { record: { ...next, state: 'live' }, forgetAt });
-      stored.record = { ...record, state: 'rotated', successor: next.apiKey, rotatedAt: now };
+      const { used: _used, ...session } = record;
+      stored.record = { ...session, state: 'rotated', successor: next.apiKey, rotatedAt: now };
       // A tombstone serves reuse detection, which ends with the family: no retention after that.
       stored.forgetAt = next.expireIn;
       family.head = next.apiKey;
