@@ -187,6 +187,30 @@ export function describeRedisStoreSpecifics(name: string, driver: RedisDriver, s
       expect((await store.lookup(first.apiKey, clock.t)).record).toBeNull();
     });
 
+    it('100 000 unauthenticated refreshes (unknown keys, and a real key with bad signatures) leave DBSIZE where it was', async () => {
+      const { store } = newStore();
+      const body = await issueSession(store, user, { now: clock.now });
+      const before = await raw.dbsize();
+      const junkSecret = Buffer.alloc(32, 7).toString('base64');
+      const answers = new Map<number, number>();
+      const BATCH = 1_000;
+      for (let done = 0; done < 100_000; done += BATCH) {
+        const batch = Array.from({ length: BATCH }, (_, j) => {
+          const i = done + j;
+          const apiKey = i % 2 === 0 ? body.apiKey : Buffer.alloc(32, i % 251).toString('base64');
+          const req = signedRequest({ apiKey, secretKey: junkSecret }, CAA_ACTIONS.refreshToken, clock.stamp());
+          return refreshToken(store, users, req, { now: clock.now }).then(
+            () => 200,
+            (err: unknown) => (err as { status: number }).status,
+          );
+        });
+        for (const status of await Promise.all(batch)) answers.set(status, (answers.get(status) ?? 0) + 1);
+        clock.advance(1_000);
+      }
+      expect(Object.fromEntries(answers)).toStrictEqual({ 400: 50_000, 404: 50_000 });
+      expect(await raw.dbsize()).toBe(before);
+    }, 120_000);
+
     it('honours the prefix option, and uses caa: by default', async () => {
       const { store, prefix } = newStore();
       const body = await issueSession(store, user, { now: clock.now });

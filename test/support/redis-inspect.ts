@@ -20,6 +20,8 @@ export interface RawRedis {
   type(key: string): Promise<string>;
   del(keys: string[]): Promise<void>;
   scriptFlush(): Promise<void>;
+  /** DBSIZE: every key of the database. */
+  dbsize(): Promise<number>;
 }
 
 const SCAN_COUNT = 1_000;
@@ -46,6 +48,7 @@ export function ioredisRaw(client: Redis): RawRedis {
     async scriptFlush() {
       await client.script('FLUSH');
     },
+    dbsize: () => client.dbsize(),
   };
 }
 
@@ -77,6 +80,7 @@ export function nodeRedisRaw(client: NodeRedisClient): RawRedis {
     async scriptFlush() {
       await client.scriptFlush();
     },
+    dbsize: async () => Number(await client.dbSize()),
   };
 }
 
