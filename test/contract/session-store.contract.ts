@@ -362,6 +362,22 @@ export function describeSessionStoreContract(name: string, setup: SessionStoreSe
         ).resolves.toStrictEqual({ outcome: 'rotated', session: next });
       });
 
+      it('answers a resent rotation (the same call twice, as a reconnecting client resends it) with the same successor, not REPLAYED', async () => {
+        const session = newSession(clock.t);
+        await store.create(session, clock.t);
+        const next = successorOf(session, clock.t);
+        const request = {
+          apiKey: session.apiKey, familyId: session.familyId, next, now: clock.t, signedAt: clock.t,
+          graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS,
+          replay: { key: `${session.apiKey}:${clock.t}:sig`, expiresAt: clock.t + 600_000, id: next.apiKey },
+        };
+        await expect(store.rotate(request)).resolves.toStrictEqual({ outcome: 'rotated', session: next });
+        const resent = await store.rotate(request);
+        expect(resent.outcome === 'rotated' || resent.outcome === 'grace').toBe(true);
+        expect(resent).toMatchObject({ session: next });
+        expect(apiKeys(await fixture.liveSessions(session.familyId))).toStrictEqual([next.apiKey]);
+      });
+
       it('writes nothing for a lookup, whether the apiKey is known or not', async () => {
         const session = newSession(clock.t);
         await store.create(session, clock.t);
