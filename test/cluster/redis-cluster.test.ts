@@ -39,7 +39,7 @@ import { liveSessionsInRedis, type SessionReader } from '../support/redis-inspec
 import { TestClock, familyOf, makeUser, signedRequest, type Pair } from '../support/use-case-fixtures.js';
 
 /** The store's default prefix, and the layout of its keys: `caa:{T}:s|f|r:…`. */
-const KEY_PATTERN = /^caa:\{(.{2})\}:([sfr]):(.+)$/s;
+const KEY_PATTERN = /^caa:\{(.{2})\}:(?:([sfr]):(.+)|(e))$/s;
 const STORE_PREFIX = 'caa:';
 const ALL_KEYS = `${STORE_PREFIX}*`;
 const SPREAD_FAMILIES = 64;
@@ -178,14 +178,16 @@ const VARIANTS: readonly ClusterVariant[] = [
 
 interface ParsedKey {
   readonly tag: string;
-  readonly kind: 's' | 'f' | 'r';
+  /** `e`: the tag's epoch, one per hash tag (no family of its own). */
+  readonly kind: 's' | 'f' | 'r' | 'e';
   /** The apiKey, familyId or replay marker the key is named after. */
   readonly name: string;
 }
 
 function parseKey(key: string): ParsedKey {
   const match = KEY_PATTERN.exec(key);
-  const [, tag, kind, name] = match ?? [];
+  const [, tag, kind, name, epoch] = match ?? [];
+  if (tag !== undefined && epoch === 'e') return { tag, kind: 'e', name: '' };
   if (tag === undefined || name === undefined || (kind !== 's' && kind !== 'f' && kind !== 'r')) {
     throw new Error(`not a key of the store: ${key}`);
   }
@@ -456,7 +458,7 @@ for (const variant of VARIANTS) {
           const slot = await connection.keySlot(key);
           const range = ranges.find((r) => r.start <= slot && slot <= r.end);
           expect(range?.master.port).toBe(master.port);
-          if (parsed.kind === 'r') continue;
+          if (parsed.kind === 'r' || parsed.kind === 'e') continue;
           const familyId = parsed.kind === 'f' ? parsed.name : (await connection.hgetall(key)).fam ?? '';
           familiesHere.add(familyId);
           familySlots.set(familyId, (familySlots.get(familyId) ?? new Set()).add(slot));

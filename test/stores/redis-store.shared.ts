@@ -100,8 +100,12 @@ export function describeRedisStoreSpecifics(name: string, driver: RedisDriver, s
         newSession: `${tag}s:${next.apiKey}`,
         family: `${tag}f:${familyId}`,
         marker: `${tag}r:${old.apiKey}:${timestamp}:${signature}`,
+        epoch: `${tag}e`,
       };
       expect(await raw.scan(`${prefix}*`)).toStrictEqual(Object.values(expected).sort());
+      // The epoch of the tag has no expiry, so no eviction policy that spares keys without one drops it.
+      expect(await raw.get(expected.epoch)).toBe('1');
+      expect(await raw.pttl(expected.epoch)).toBe(-1);
 
       expect(await raw.type(expected.oldSession)).toBe('hash');
       expect(await raw.hgetall(expected.oldSession)).toStrictEqual({
@@ -114,6 +118,7 @@ export function describeRedisStoreSpecifics(name: string, driver: RedisDriver, s
         nx: next.apiKey,
         rat: String(clock.t),
         nexp: String(next.expireIn),
+        rk: expected.marker,
       });
       expect(await raw.hgetall(expected.newSession)).toStrictEqual({
         st: 'live',
@@ -168,12 +173,13 @@ export function describeRedisStoreSpecifics(name: string, driver: RedisDriver, s
         for (const key of keys) {
           expect(key.startsWith(`${prefix}${tag}:`), key).toBe(true);
           expect(key.indexOf('{'), key).toBe(prefix.length);
-          expect(await raw.pttl(key), key).toBeGreaterThan(0);
+          // Every key expires but the tag's epoch, a few bytes that must outlive eviction.
+          if (key !== `${prefix}${tag}:e`) expect(await raw.pttl(key), key).toBeGreaterThan(0);
         }
         return keys.length;
       };
-      // 6 session records, 1 family, 5 refresh markers, 5 authenticate markers.
-      expect(await assertAllTaggedAndExpiring()).toBe(17);
+      // 6 session records, 1 family, 5 refresh markers, 5 authenticate markers, the epoch.
+      expect(await assertAllTaggedAndExpiring()).toBe(18);
 
       // Reuse after grace revokes the family; what remains still expires.
       const familyId = await familyOf(store, first.apiKey, clock.t);

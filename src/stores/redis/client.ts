@@ -29,6 +29,21 @@ export interface RedisScriptClient {
   evalshaScript(sha1: string, keys: readonly string[], args: readonly string[]): Promise<unknown>;
   /** EVAL. */
   evalScript(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown>;
+  /**
+   * Optional, for `waitReplicas`: EVALSHA (or EVAL) and then `WAIT replicas timeoutMs` on the same
+   * connection, in one pipeline; resolves with the script's reply and WAIT's count, and rejects
+   * with the script's error.
+   */
+  evalThenWait?(
+    command: 'EVALSHA' | 'EVAL',
+    shaOrSource: string,
+    keys: readonly string[],
+    args: readonly string[],
+    replicas: number,
+    timeoutMs: number,
+  ): Promise<readonly [unknown, unknown]>;
+  /** Optional, for `store.check()`: the text of `INFO <section>` from every master (one per Cluster master). */
+  info?(section: string): Promise<readonly string[]>;
 }
 
 /**
@@ -47,6 +62,30 @@ export interface RedisScriptClient {
 export interface IoredisLike {
   evalsha(sha1: string, numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
   eval(source: string, numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
+  /** A pipeline: one connection (on a Cluster, the node of its keys), commands in order. */
+  pipeline?(): IoredisPipelineLike;
+  /** `INFO section` (a Redis). */
+  info?(section: string): Promise<string>;
+  /** The masters (a Cluster). */
+  nodes?(role: 'master'): readonly { info(section: string): Promise<string> }[];
+}
+
+/**
+ * The part of an ioredis pipeline the adapter uses.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import type { IoredisPipelineLike } from 'caa-auth';
+ *
+ * // A write and WAIT on one connection, in order: what waitReplicas sends.
+ * const pipeline: IoredisPipelineLike = new Redis().pipeline();
+ * const results = await pipeline.call('SET', 'k', 'v').call('WAIT', '1', '100').exec();
+ * ```
+ */
+export interface IoredisPipelineLike {
+  call(command: string, ...args: string[]): IoredisPipelineLike;
+  exec(): Promise<[Error | null, unknown][] | null>;
 }
 
 /**
@@ -65,6 +104,18 @@ export interface IoredisLike {
 export interface NodeRedisLike {
   evalSha(sha1: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
   eval(source: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  /** A client's `sendCommand(args)`; a cluster's takes other arguments (read at run time). */
+  sendCommand?: unknown;
+  /** A client's `multi()`, for a pipeline (`addCommand(args)`, `execAsPipeline()`). */
+  multi?: unknown;
+  /** A cluster's masters, each with its client. */
+  masters?: unknown;
+}
+
+type SendCommand = (args: string[]) => Promise<unknown>;
+interface NodeRedisPipeline {
+  addCommand(args: string[]): unknown;
+  execAsPipeline(): Promise<unknown[]>;
 }
 
 /**
@@ -79,10 +130,32 @@ export interface NodeRedisLike {
  * ```
  */
 export function ioredisAdapter(client: IoredisLike): RedisScriptClient {
-  return {
+  const adapter: RedisScriptClient = {
     evalshaScript: (sha1, keys, args) => client.evalsha(sha1, keys.length, ...keys, ...args),
     evalScript: (source, keys, args) => client.eval(source, keys.length, ...keys, ...args),
   };
+  if (typeof client.pipeline === 'function') {
+    const pipeline = client.pipeline.bind(client);
+    adapter.evalThenWait = async (command, shaOrSource, keys, args, replicas, timeoutMs) => {
+      const results = await pipeline()
+        .call(command, shaOrSource, String(keys.length), ...keys, ...args)
+        .call('WAIT', String(replicas), String(timeoutMs))
+        .exec();
+      const [script, wait] = results ?? [];
+      if (script === undefined || wait === undefined) throw new Error('pipeline answered nothing');
+      if (script[0] !== null) throw script[0];
+      if (wait[0] !== null) throw wait[0];
+      return [script[1], wait[1]] as const;
+    };
+  }
+  if (typeof client.nodes === 'function') {
+    const masters = client.nodes.bind(client);
+    adapter.info = (section) => Promise.all(masters('master').map((node) => node.info(section)));
+  } else if (typeof client.info === 'function') {
+    const info = client.info.bind(client);
+    adapter.info = async (section) => [await info(section)];
+  }
+  return adapter;
 }
 
 /**
@@ -98,10 +171,39 @@ export function ioredisAdapter(client: IoredisLike): RedisScriptClient {
  * ```
  */
 export function nodeRedisAdapter(client: NodeRedisLike): RedisScriptClient {
-  return {
+  const adapter: RedisScriptClient = {
     evalshaScript: (sha1, keys, args) => client.evalSha(sha1, { keys: [...keys], arguments: [...args] }),
     evalScript: (source, keys, args) => client.eval(source, { keys: [...keys], arguments: [...args] }),
   };
+  const masters = client.masters;
+  if (Array.isArray(masters)) {
+    // A cluster: INFO from each master's own client (node-redis opens them as it discovers the slots).
+    adapter.info = (section) =>
+      Promise.all(
+        masters.map(async (master: { client?: { sendCommand?: unknown } }) => {
+          const node = master.client;
+          if (typeof node?.sendCommand !== 'function') throw new Error('a cluster master without a connected client');
+          return String(await (node.sendCommand as SendCommand).call(node, ['INFO', section]));
+        }),
+      );
+    return adapter;
+  }
+  if (typeof client.multi === 'function') {
+    const multi = (client.multi as () => NodeRedisPipeline).bind(client);
+    adapter.evalThenWait = async (command, shaOrSource, keys, args, replicas, timeoutMs) => {
+      const pipeline = multi();
+      pipeline.addCommand([command, shaOrSource, String(keys.length), ...keys, ...args]);
+      pipeline.addCommand(['WAIT', String(replicas), String(timeoutMs)]);
+      const [script, wait] = await pipeline.execAsPipeline();
+      if (script instanceof Error) throw script;
+      return [script, wait] as const;
+    };
+  }
+  if (typeof client.sendCommand === 'function') {
+    const send = (client.sendCommand as SendCommand).bind(client);
+    adapter.info = async (section) => [String(await send(['INFO', section]))];
+  }
+  return adapter;
 }
 
 /**

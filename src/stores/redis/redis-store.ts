@@ -6,7 +6,7 @@
  * @module stores/redis/redis-store
  */
 
-import { CaaError } from '../../errors.js';
+import { CaaError, isCaaError } from '../../errors.js';
 import type { Session } from '../../models.js';
 import {
   EXPIRED_SESSION_RETENTION_MS,
@@ -80,6 +80,36 @@ export interface RedisStoreOptions {
    * the use cases pass (their `now` option), for tests that move time by hand.
    */
   clock?: 'redis' | 'caller';
+  /**
+   * Where the store reports conditions an operator must know of (an eviction policy that can drop
+   * session keys, no persistence, Redis having lost its data): once per condition, never per
+   * request. Default `console`.
+   */
+  logger?: RedisStoreLogger;
+  /**
+   * Durable writes: after CREATE, ROTATE, USE and REVOKE, send `WAIT replicas timeoutMs` on the same
+   * connection and answer 503 when fewer replicas acknowledged the write (a refresh retried then is
+   * recovered through grace). Needs a client adapter with `evalThenWait` (both built-in ones); `timeoutMs` must be less than
+   * the store's `timeoutMs`.
+   */
+  waitReplicas?: { replicas: number; timeoutMs: number };
+}
+
+/**
+ * Where {@link RedisStore} reports its conditions.
+ *
+ * @example
+ * ```ts
+ * import pino from 'pino';
+ * import { RedisStore, type RedisStoreLogger } from 'caa-auth';
+ *
+ * const log = pino();
+ * const logger: RedisStoreLogger = { warn: (message) => log.warn({ component: 'caa-auth' }, message) };
+ * const store = new RedisStore({ client, logger });
+ * ```
+ */
+export interface RedisStoreLogger {
+  warn(message: string): void;
 }
 
 /**
@@ -100,6 +130,12 @@ export class RedisStore implements SessionStore {
   readonly #cipher: SecretCipher | undefined;
   readonly #retentionMs: number;
   readonly #callerClock: boolean;
+  readonly #logger: RedisStoreLogger;
+  readonly #wait: { replicas: number; timeoutMs: number } | undefined;
+  /** Conditions reported so far: each only once. */
+  readonly #reported = new Set<string>();
+  /** Hash tags whose epoch key this store has seen: a later lookup without it means lost data. */
+  readonly #epochs = new Set<string>();
 
   constructor(options: RedisStoreOptions) {
     this.#client = toScriptClient(options.client);
@@ -111,6 +147,31 @@ export class RedisStore implements SessionStore {
     this.#cipher = options.secretCipher;
     this.#retentionMs = options.expiredRetentionMs ?? EXPIRED_SESSION_RETENTION_MS;
     this.#callerClock = options.clock === 'caller';
+    this.#logger = options.logger ?? console;
+    this.#wait = options.waitReplicas;
+    if (this.#wait !== undefined) {
+      const { replicas, timeoutMs } = this.#wait;
+      if (!Number.isInteger(replicas) || replicas < 1 || !Number.isInteger(timeoutMs) || timeoutMs < 1) {
+        throw new TypeError('RedisStore: waitReplicas needs { replicas, timeoutMs }, positive integers');
+      }
+      if (this.#client.evalThenWait === undefined) {
+        throw new TypeError('RedisStore: waitReplicas needs a client adapter with evalThenWait');
+      }
+      if (timeoutMs >= this.#timeoutMs) {
+        throw new TypeError('RedisStore: waitReplicas.timeoutMs must be less than timeoutMs, or every write times out first');
+      }
+    }
+  }
+
+  /** Reports a condition once (per store), through the logger. */
+  #report(condition: string, message: string): void {
+    if (this.#reported.has(condition)) return;
+    this.#reported.add(condition);
+    try {
+      this.#logger.warn(`caa-auth RedisStore: ${message}`);
+    } catch {
+      // A logger that throws must not change an answer.
+    }
   }
 
   /** The `now` argument of a script: empty for the server's clock. */
@@ -125,27 +186,37 @@ export class RedisStore implements SessionStore {
 
   async create(session: Session, now: number): Promise<void> {
     const tag = this.keyPrefix(session.apiKey);
-    await this.#run(
+    const reply = await this.#run(
       CREATE,
       [`${tag}s:${session.apiKey}`, `${tag}f:${session.familyId}`],
       [
-        this.#seal(session.secretKey, session.apiKey),
+        session.apiKey,
+        this.#seal(session.secretKey, session),
         session.userId,
         session.familyId,
         String(session.issuedAt),
         String(session.expireIn),
-        session.apiKey,
         String(ttl(session.expireIn + this.#retentionMs, now)),
       ],
+      true,
     );
+    answerFor(reply, session.apiKey);
+    this.#epochs.add(tag);
   }
 
   async lookup(apiKey: string, now: number): Promise<LookupResult> {
-    const reply = await this.#run(LOOKUP, [`${this.keyPrefix(apiKey)}s:${apiKey}`], [apiKey, this.#now(now)]);
-    if (!Array.isArray(reply)) throw unexpectedReply();
+    const tag = this.keyPrefix(apiKey);
+    const reply = answerFor(await this.#run(LOOKUP, [`${tag}s:${apiKey}`], [apiKey, this.#now(now)], false), apiKey);
     const storeNow = Number(reply[0]);
+    if (reply[2] === 1 || reply[2] === '1') this.#epochs.add(tag);
+    else if (this.#epochs.has(tag)) {
+      this.#report(
+        'data-lost',
+        'Redis has lost its data (a restart without persistence, a flush, or eviction): every session it held is gone. Enable AOF persistence and maxmemory-policy noeviction.',
+      );
+    }
     const record = toRecord(apiKey, reply, storeNow);
-    if (record !== null) record.secretKey = this.#open(record.secretKey, apiKey);
+    if (record !== null) record.secretKey = this.#open(record.secretKey, record);
     return this.#callerClock ? { record } : { record, now: storeNow };
   }
 
@@ -157,41 +228,44 @@ export class RedisStore implements SessionStore {
     }
     const keys = [`${tag}s:${apiKey}`, `${tag}s:${next.apiKey}`, `${tag}f:${familyId}`];
     if (replay !== undefined) keys.push(`${tag}r:${replay.key}`);
-    const lifetime = next.expireIn - now;
-    const reply = await this.#run(ROTATE, keys, [
-      apiKey,
-      familyId,
-      this.#now(now),
-      String(request.graceMs),
-      next.apiKey,
-      this.#seal(next.secretKey, next.apiKey),
-      String(Math.max(1, Math.ceil(lifetime))),
-      String(this.#retentionMs),
-      String(request.signedAt),
-      String(request.toleranceMs),
-      replay === undefined ? '' : String(replay.expiresAt),
-      replay === undefined ? '' : replay.id,
-    ]);
-    if (!Array.isArray(reply)) throw unexpectedReply();
-    const outcome: unknown = reply[0];
-    if (outcome === 'rotated') {
-      const issuedAt = Number(reply[1]);
-      return { outcome, session: { ...toSession(next), issuedAt, expireIn: Number(reply[2]) } };
-    }
-    if (outcome === 'grace') {
-      const [, key, secretKey, issuedAt, expireIn] = reply as unknown[];
-      if (typeof key !== 'string' || typeof secretKey !== 'string') throw unexpectedReply();
-      return {
-        outcome,
-        session: {
-          apiKey: key,
-          secretKey: this.#open(secretKey, key),
-          userId: next.userId,
+    const reply = answerFor(
+      await this.#run(
+        ROTATE,
+        keys,
+        [
+          apiKey,
           familyId,
-          issuedAt: Number(issuedAt),
-          expireIn: Number(expireIn),
-        },
+          this.#now(now),
+          String(request.graceMs),
+          next.apiKey,
+          this.#seal(next.secretKey, next),
+          String(next.issuedAt),
+          String(next.expireIn),
+          String(this.#retentionMs),
+          String(request.signedAt),
+          String(request.toleranceMs),
+          replay === undefined ? '' : String(replay.expiresAt),
+          replay === undefined ? '' : replay.id,
+        ],
+        true,
+      ),
+      apiKey,
+    );
+    const outcome: unknown = reply[0];
+    if (outcome === 'rotated') return { outcome, session: toSession(next) };
+    if (outcome === 'grace') {
+      const [, , key, secretKey, issuedAt, expireIn] = reply;
+      if (typeof key !== 'string' || typeof secretKey !== 'string') throw unexpectedReply();
+      const session: Session = {
+        apiKey: key,
+        secretKey,
+        userId: next.userId,
+        familyId,
+        issuedAt: Number(issuedAt),
+        expireIn: Number(expireIn),
       };
+      session.secretKey = this.#open(secretKey, session);
+      return { outcome, session };
     }
     if (outcome === 'reused' || outcome === 'replayed' || outcome === 'not-found') return { outcome };
     throw unexpectedReply();
@@ -202,17 +276,26 @@ export class RedisStore implements SessionStore {
     const tag = this.keyPrefix(apiKey);
     const keys = [`${tag}s:${apiKey}`, `${tag}f:${familyId}`];
     if (replay !== undefined) keys.push(`${tag}r:${replay.key}`);
-    const outcome = await this.#run(USE, keys, [
+    const reply = answerFor(
+      await this.#run(
+        USE,
+        keys,
+        [
+          apiKey,
+          familyId,
+          this.#now(request.now),
+          String(request.graceMs),
+          String(request.signedAt),
+          String(request.toleranceMs),
+          request.revoke ? '1' : '0',
+          replay === undefined ? '' : String(replay.expiresAt),
+          replay === undefined ? '' : replay.id,
+        ],
+        true,
+      ),
       apiKey,
-      familyId,
-      this.#now(request.now),
-      String(request.graceMs),
-      String(request.signedAt),
-      String(request.toleranceMs),
-      request.revoke ? '1' : '0',
-      replay === undefined ? '' : String(replay.expiresAt),
-      replay === undefined ? '' : replay.id,
-    ]);
+    );
+    const outcome: unknown = reply[0];
     if (outcome === 'live' || outcome === 'revoked' || outcome === 'reused' || outcome === 'replayed' || outcome === 'not-found') {
       return { outcome };
     }
@@ -220,25 +303,37 @@ export class RedisStore implements SessionStore {
   }
 
   async revoke(apiKey: string): Promise<void> {
-    await this.#run(REVOKE, [`${this.keyPrefix(apiKey)}s:${apiKey}`], [apiKey]);
+    answerFor(await this.#run(REVOKE, [`${this.keyPrefix(apiKey)}s:${apiKey}`], [apiKey], true), apiKey);
   }
 
-  #seal(secretKey: string, apiKey: string): string {
-    return this.#cipher === undefined ? secretKey : this.#cipher.seal(secretKey, apiKey);
+  /** Seals a secret bound to its record: a sealed secret moved to another record does not open. */
+  #seal(secretKey: string, session: Pick<Session, 'apiKey' | 'userId' | 'familyId' | 'expireIn'>): string {
+    return this.#cipher === undefined ? secretKey : this.#cipher.seal(secretKey, sealContext(session));
   }
 
-  /** Opens a stored secret; one that does not open is a fault of the store's data or keys (503). */
-  #open(stored: string, apiKey: string): string {
-    if (this.#cipher === undefined) return stored;
+  /**
+   * Opens a stored secret; one that does not open is a fault of the store's data or keys (503), and
+   * so is a sealed-looking value in a store without a cipher (a cipher removed by mistake).
+   */
+  #open(stored: string, session: Pick<Session, 'apiKey' | 'userId' | 'familyId' | 'expireIn'>): string {
+    if (this.#cipher === undefined) {
+      if (stored.startsWith(SEALED_PREFIX)) {
+        throw new CaaError('STORE_UNAVAILABLE', { cause: new Error('a sealed secretKey in a store without a secretCipher') });
+      }
+      return stored;
+    }
     try {
-      return this.#cipher.open(stored, apiKey);
+      return this.#cipher.open(stored, sealContext(session));
     } catch (cause) {
-      throw new CaaError('STORE_UNAVAILABLE', { cause });
+      throw new CaaError('STORE_UNAVAILABLE', { cause: safeCause(cause) });
     }
   }
 
-  /** Runs a script by its SHA-1, loading it with EVAL when the server does not have it (after a restart). */
-  async #run(script: RedisScript, keys: string[], args: string[]): Promise<unknown> {
+  /**
+   * Runs a script by its SHA-1, loading it with EVAL when the server does not have it (after a
+   * restart). With `waitReplicas`, a script that writes is followed by WAIT on the same connection.
+   */
+  async #run(script: RedisScript, keys: string[], args: string[], writes: boolean): Promise<unknown> {
     let timer: NodeJS.Timeout | undefined;
     const call = { timedOut: false };
     const timeout = new Promise<never>((_, reject) => {
@@ -248,9 +343,10 @@ export class RedisStore implements SessionStore {
       }, this.#timeoutMs);
     });
     try {
-      return await Promise.race([this.#evalsha(script, keys, args, call), timeout]);
+      const run = writes && this.#wait !== undefined ? this.#evalshaThenWait(script, keys, args, call, this.#wait) : this.#evalsha(script, keys, args, call);
+      return await Promise.race([run, timeout]);
     } catch (cause) {
-      throw new CaaError('STORE_UNAVAILABLE', { cause });
+      throw isCaaError(cause) ? cause : new CaaError('STORE_UNAVAILABLE', { cause: safeCause(cause) });
     } finally {
       clearTimeout(timer);
     }
@@ -267,6 +363,61 @@ export class RedisStore implements SessionStore {
       throw err;
     }
   }
+
+  async #evalshaThenWait(
+    script: RedisScript,
+    keys: string[],
+    args: string[],
+    call: { timedOut: boolean },
+    wait: { replicas: number; timeoutMs: number },
+  ): Promise<unknown> {
+    const send = this.#client.evalThenWait;
+    if (send === undefined) throw new TypeError('RedisStore: waitReplicas needs a client adapter with evalThenWait');
+    let result: readonly [unknown, unknown];
+    try {
+      result = await send('EVALSHA', script.sha1, keys, args, wait.replicas, wait.timeoutMs);
+    } catch (err) {
+      if (call.timedOut || !(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      result = await send('EVAL', script.source, keys, args, wait.replicas, wait.timeoutMs);
+    }
+    const [reply, acknowledged] = result;
+    if (Number(acknowledged) < wait.replicas) {
+      throw new CaaError('STORE_UNAVAILABLE', {
+        cause: new Error(`WAIT: ${Number(acknowledged)} of ${wait.replicas} replicas acknowledged the write within ${wait.timeoutMs} ms`),
+      });
+    }
+    return reply;
+  }
+}
+
+/** A sealed secretKey (see createSecretCipher) starts with this. */
+const SEALED_PREFIX = 'g1.';
+
+/** What a sealed secret is bound to: its apiKey, user, family and expiry. */
+function sealContext(session: Pick<Session, 'apiKey' | 'userId' | 'familyId' | 'expireIn'>): string {
+  return `caa-session\n${session.apiKey}\n${session.userId}\n${session.familyId}\n${session.expireIn}`;
+}
+
+/**
+ * The cause of a STORE_UNAVAILABLE, without what a client library attaches to its errors: ioredis
+ * keeps the command and its arguments (a new secretKey, in plain text) in `ReplyError.command`.
+ * Only the error's name, its first line of message (bounded) and its code are kept.
+ */
+function safeCause(cause: unknown): Error {
+  if (!(cause instanceof Error)) return new Error(typeof cause === 'string' ? cause.slice(0, 200) : 'store fault');
+  const safe = new Error((cause.message.split('\n')[0] ?? '').slice(0, 200));
+  safe.name = cause.name;
+  const code: unknown = (cause as { code?: unknown }).code;
+  if (typeof code === 'string') Object.defineProperty(safe, 'code', { value: code, enumerable: true });
+  return safe;
+}
+
+/** The reply of a script, checked to answer for `apiKey` (a reply matched to another command is a 503). */
+function answerFor(reply: unknown, apiKey: string): readonly unknown[] {
+  if (!Array.isArray(reply) || reply[1] !== apiKey) {
+    throw new CaaError('STORE_UNAVAILABLE', { cause: new TypeError('a Redis reply that does not answer for its request') });
+  }
+  return reply;
 }
 
 /** PX for a deadline: at least 1 ms, so that a record is never written without expiry. */
@@ -285,29 +436,29 @@ function text(value: unknown): string | undefined {
 }
 
 /**
- * A record from a LOOKUP reply ({ now, st, sk, uid, fam, iat, exp, nx, rat, nexp, u }); a
- * tombstone past its successor's expiry (the family's end) reads as gone.
+ * A record from a LOOKUP reply ({ now, apiKey, epoch, st, sk, uid, fam, iat, exp, nx, rat, nexp, u });
+ * a tombstone past its successor's expiry (the family's end) reads as gone.
  */
 function toRecord(apiKey: string, reply: readonly unknown[], now: number): SessionRecord | null {
-  const state = reply[1];
+  const state = reply[3];
   if (state !== 'live' && state !== 'rotated') return null;
-  const successorExpireIn = text(reply[9]);
+  const successorExpireIn = text(reply[11]);
   if (state === 'rotated' && successorExpireIn !== undefined && now >= Number(successorExpireIn)) return null;
   const record: SessionRecord = {
     apiKey,
     state,
-    secretKey: text(reply[2]) ?? '',
-    userId: text(reply[3]) ?? '',
-    familyId: text(reply[4]) ?? '',
-    issuedAt: Number(reply[5]),
-    expireIn: Number(reply[6]),
+    secretKey: text(reply[4]) ?? '',
+    userId: text(reply[5]) ?? '',
+    familyId: text(reply[6]) ?? '',
+    issuedAt: Number(reply[7]),
+    expireIn: Number(reply[8]),
   };
   if (state === 'rotated') {
-    const successor = text(reply[7]);
-    const rotatedAt = text(reply[8]);
+    const successor = text(reply[9]);
+    const rotatedAt = text(reply[10]);
     if (successor !== undefined) record.successor = successor;
     if (rotatedAt !== undefined) record.rotatedAt = Number(rotatedAt);
-  } else if (text(reply[10]) !== undefined) {
+  } else if (text(reply[12]) !== undefined) {
     record.used = true;
   }
   return record;

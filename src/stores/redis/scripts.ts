@@ -13,6 +13,14 @@
  * - `P{T}:f:<familyId>` hash — the family: `head`, the apiKey of its one live session
  * - `P{T}:r:<apiKey>:<timestamp>:<signature>` string — a replay marker, holding the id of the call
  *   that set it
+ * - `P{T}:e` string — the epoch of the tag, written by CREATE without expiry: a lookup that finds it
+ *   gone after it was seen tells that Redis lost its data
+ *
+ * Every script starts with a Redis 7 shebang: LOOKUP is `no-writes` (it runs on a replica promoted
+ * read-only and during `CLIENT PAUSE WRITE`), REVOKE `allow-oom` (it only deletes), and the others
+ * are refused whole at `maxmemory` (OOM, nothing written). Each reply names the apiKey it answers
+ * for, so that a reply matched to the wrong command (a client bug after a reconnect) is a 503, not
+ * another user's pair.
  *
  * Clock: an empty `now` argument means the Redis server's clock (`TIME`), so app servers whose
  * clocks differ agree about grace, reuse and expiry; a number is the caller's clock (tests).
@@ -45,65 +53,67 @@ const BASE = `local base = string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[1] - 2)`;
 
 /**
  * KEYS: session. ARGV: apiKey, now ('' for the server's clock).
- * Returns { now, st, sk, uid, fam, iat, exp, nx, rat, nexp, u } with nil for absent fields; a
- * rotated record whose family is gone (revoked, or reused and revoked) reads as absent. Writes nothing.
+ * Returns { now, apiKey, epoch (0|1), st, sk, uid, fam, iat, exp, nx, rat, nexp, u, rk } with nil
+ * for absent fields. Fails closed: a live record that is not its family's head, or any record whose
+ * family is gone (revoked, reused, evicted), reads as absent. Writes nothing.
  */
-export const LOOKUP = script(`${NOW(2)}
+export const LOOKUP = script(`#!lua flags=no-writes
+${NOW(2)}
+${BASE}
+local epoch = redis.call('EXISTS', base .. 'e')
 local r = redis.call('HMGET', KEYS[1], 'st', 'sk', 'uid', 'fam', 'iat', 'exp', 'nx', 'rat', 'nexp', 'u')
-if r[1] == 'rotated' then
-  ${BASE}
-  if redis.call('EXISTS', base .. 'f:' .. r[4]) == 0 then return {now} end
-end
-table.insert(r, 1, now)
-return r
+if not r[1] then return {now, ARGV[1], epoch} end
+local head = redis.call('HGET', base .. 'f:' .. r[4], 'head')
+if not head or (r[1] == 'live' and head ~= ARGV[1]) then return {now, ARGV[1], epoch} end
+return {now, ARGV[1], epoch, r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10]}
 `);
 
 /**
- * KEYS: session, family. ARGV: sk, uid, fam, iat, exp, apiKey, ttl ms.
+ * KEYS: session, family. ARGV: apiKey, sk, uid, fam, iat, exp, ttl ms.
+ * Returns { 1, apiKey }.
  */
-export const CREATE = script(`
-redis.call('HSET', KEYS[1], 'st', 'live', 'sk', ARGV[1], 'uid', ARGV[2], 'fam', ARGV[3], 'iat', ARGV[4], 'exp', ARGV[5])
+export const CREATE = script(`#!lua
+${BASE}
+redis.call('HSET', KEYS[1], 'st', 'live', 'sk', ARGV[2], 'uid', ARGV[3], 'fam', ARGV[4], 'iat', ARGV[5], 'exp', ARGV[6])
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
-redis.call('HSET', KEYS[2], 'head', ARGV[6])
+redis.call('HSET', KEYS[2], 'head', ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ARGV[7])
-return 1
+redis.call('SET', base .. 'e', '1')
+return {1, ARGV[1]}
 `);
 
 /**
  * KEYS: old session, candidate session, family, [replay marker].
- * ARGV: old apiKey, familyId, now, graceMs, new apiKey, new secretKey, successor lifetime ms,
- * retention ms, signedAt, toleranceMs, marker expiresAt, marker id.
- * Returns { 'rotated', iat, exp } | { 'grace', apiKey, sk, iat, exp } | { 'reused' } |
- * { 'replayed' } | { 'not-found' }.
+ * ARGV: old apiKey, familyId, now, graceMs, new apiKey, new secretKey, new iat, new exp, retention
+ * ms, signedAt, toleranceMs, marker expiresAt, marker id.
+ * Returns { outcome, old apiKey, … }: { 'rotated', apiKey } | { 'grace', apiKey, head, sk, iat, exp } |
+ * { 'reused' | 'replayed' | 'not-found', apiKey }.
  */
-export const ROTATE = script(`${NOW(3)}
-local rec = redis.call('HMGET', KEYS[1], 'st', 'uid', 'fam', 'exp', 'nx', 'rat')
-if not rec[1] or rec[3] ~= ARGV[2] then return {'not-found'} end
+export const ROTATE = script(`#!lua
+${NOW(3)}
+local rec = redis.call('HMGET', KEYS[1], 'st', 'uid', 'fam', 'exp', 'nx', 'rat', 'rk')
+if not rec[1] or rec[3] ~= ARGV[2] then return {'not-found', ARGV[1]} end
 local head = redis.call('HGET', KEYS[3], 'head')
-if not head then return {'not-found'} end
+if not head or (rec[1] == 'live' and head ~= ARGV[1]) then return {'not-found', ARGV[1]} end
+-- The same call sent again (a reconnecting client): its rotation ran, so give the same answer.
+if rec[1] == 'rotated' and rec[5] == ARGV[5] then return {'rotated', ARGV[1]} end
 local marker = KEYS[4]
 if marker then
   local seen = redis.call('GET', marker)
-  if seen and seen ~= ARGV[12] then return {'replayed'} end
-  -- The same call sent again (a reconnecting client): its rotation ran, give the same answer.
-  if seen and rec[1] == 'rotated' and rec[5] == ARGV[5] then
-    local n = redis.call('HMGET', KEYS[2], 'iat', 'exp')
-    return {'rotated', n[1], n[2]}
-  end
+  if (seen and seen ~= ARGV[13]) or rec[7] == marker then return {'replayed', ARGV[1]} end
 end
 if rec[1] == 'live' then
-  if head ~= ARGV[1] or tonumber(rec[4]) <= now then return {'not-found'} end
-  local life = tonumber(ARGV[7])
-  local exp = now + life
-  local px = life + tonumber(ARGV[8])
-  redis.call('HSET', KEYS[2], 'st', 'live', 'sk', ARGV[6], 'uid', rec[2], 'fam', ARGV[2], 'iat', now, 'exp', exp)
+  if tonumber(rec[4]) <= now then return {'not-found', ARGV[1]} end
+  local px = math.max(1, tonumber(ARGV[8]) - now + tonumber(ARGV[9]))
+  redis.call('HSET', KEYS[2], 'st', 'live', 'sk', ARGV[6], 'uid', rec[2], 'fam', ARGV[2], 'iat', ARGV[7], 'exp', ARGV[8])
   redis.call('PEXPIRE', KEYS[2], px)
-  redis.call('HSET', KEYS[1], 'st', 'rotated', 'nx', ARGV[5], 'rat', now, 'nexp', exp)
-  redis.call('PEXPIRE', KEYS[1], life)
+  -- The tombstone remembers the rotating request's marker: its replay is refused even if the marker is evicted.
+  redis.call('HSET', KEYS[1], 'st', 'rotated', 'nx', ARGV[5], 'rat', now, 'nexp', ARGV[8], 'rk', marker or '')
+  redis.call('PEXPIRE', KEYS[1], math.max(1, tonumber(ARGV[8]) - now))
   redis.call('HSET', KEYS[3], 'head', ARGV[5])
   redis.call('PEXPIRE', KEYS[3], px)
-  if marker then redis.call('SET', marker, ARGV[12], 'PX', math.max(tonumber(ARGV[11]) - now, 1000)) end
-  return {'rotated', now, exp}
+  if marker then redis.call('SET', marker, ARGV[13], 'PX', math.max(tonumber(ARGV[12]) - now, 1000)) end
+  return {'rotated', ARGV[1]}
 end
 -- A rotated key: the same successor while it was never used and grace lasts; else, unless the
 -- request was signed before the rotation (a delayed in-flight request), the family is revoked.
@@ -114,41 +124,42 @@ local age = math.max(0, now - rotatedAt)
 if rec[5] == head and age <= tonumber(ARGV[4]) then
   local n = redis.call('HMGET', headKey, 'st', 'sk', 'iat', 'exp', 'u')
   if n[1] == 'live' and not n[5] then
-    if marker then redis.call('SET', marker, ARGV[12], 'PX', math.max(tonumber(ARGV[11]) - now, 1000)) end
-    return {'grace', head, n[2], n[3], n[4]}
+    if marker then redis.call('SET', marker, ARGV[13], 'PX', math.max(tonumber(ARGV[12]) - now, 1000)) end
+    return {'grace', ARGV[1], head, n[2], n[3], n[4]}
   end
 end
-if tonumber(ARGV[9]) <= rotatedAt + tonumber(ARGV[10]) then return {'not-found'} end
+if tonumber(ARGV[10]) <= rotatedAt + tonumber(ARGV[11]) then return {'not-found', ARGV[1]} end
 redis.call('DEL', headKey, KEYS[3])
-return {'reused'}
+return {'reused', ARGV[1]}
 `);
 
 /**
  * KEYS: session, family, [replay marker].
  * ARGV: apiKey, familyId, now, graceMs, signedAt, toleranceMs, revoke ('1' | '0'), marker
  * expiresAt, marker id.
- * Returns 'live' | 'revoked' | 'reused' | 'replayed' | 'not-found' (see UseResult).
+ * Returns { 'live' | 'revoked' | 'reused' | 'replayed' | 'not-found', apiKey } (see UseResult).
  */
-export const USE = script(`${NOW(3)}
+export const USE = script(`#!lua
+${NOW(3)}
 local rec = redis.call('HMGET', KEYS[1], 'st', 'fam', 'exp', 'nx', 'rat', 'u')
-if not rec[1] or rec[2] ~= ARGV[2] then return 'not-found' end
+if not rec[1] or rec[2] ~= ARGV[2] then return {'not-found', ARGV[1]} end
 local head = redis.call('HGET', KEYS[2], 'head')
-if not head then return 'not-found' end
+if not head or (rec[1] == 'live' and head ~= ARGV[1]) then return {'not-found', ARGV[1]} end
 local marker = KEYS[3]
 if marker then
   local seen = redis.call('GET', marker)
-  if seen and seen ~= ARGV[9] then return 'replayed' end
+  if seen and seen ~= ARGV[9] then return {'replayed', ARGV[1]} end
 end
 local revoke = ARGV[7] == '1'
 if rec[1] == 'live' then
-  if head ~= ARGV[1] or tonumber(rec[3]) <= now then return 'not-found' end
+  if tonumber(rec[3]) <= now then return {'not-found', ARGV[1]} end
   if revoke then
     redis.call('DEL', KEYS[1], KEYS[2])
-    return 'revoked'
+    return {'revoked', ARGV[1]}
   end
   if not rec[6] then redis.call('HSET', KEYS[1], 'u', '1') end
   if marker then redis.call('SET', marker, ARGV[9], 'PX', math.max(tonumber(ARGV[8]) - now, 1000)) end
-  return 'live'
+  return {'live', ARGV[1]}
 end
 ${BASE}
 local headKey = base .. 's:' .. head
@@ -165,23 +176,24 @@ if rec[4] == head and age <= tonumber(ARGV[4]) then
 end
 if revoke or not excused then redis.call('DEL', headKey, KEYS[2]) end
 if revoke then
-  if excused then return 'revoked' end
-  return 'reused'
+  if excused then return {'revoked', ARGV[1]} end
+  return {'reused', ARGV[1]}
 end
-if excused then return 'not-found' end
-return 'reused'
+if excused then return {'not-found', ARGV[1]} end
+return {'reused', ARGV[1]}
 `);
 
 /**
- * KEYS: session. ARGV: apiKey. Revokes the family of that session, and the session itself.
+ * KEYS: session. ARGV: apiKey. Revokes the family of that session, its head and the session itself;
+ * runs at OOM (it only deletes). Returns { 0 | 1, apiKey }.
  */
-export const REVOKE = script(`
-local fam = redis.call('HGET', KEYS[1], 'fam')
-if not fam then return 0 end
+export const REVOKE = script(`#!lua flags=allow-oom
 ${BASE}
+local fam = redis.call('HGET', KEYS[1], 'fam')
+if not fam then return {0, ARGV[1]} end
 local familyKey = base .. 'f:' .. fam
 local head = redis.call('HGET', familyKey, 'head')
 if head then redis.call('DEL', base .. 's:' .. head) end
 redis.call('DEL', familyKey, KEYS[1])
-return 1
+return {1, ARGV[1]}
 `);
