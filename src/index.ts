@@ -55,10 +55,10 @@ export type {
 } from './stores/session-store.js';
 export { MemoryStore } from './stores/memory-store.js';
 export type { MemoryStoreOptions } from './stores/memory-store.js';
-export { DEFAULT_REDIS_TIMEOUT_MS, RedisStore } from './stores/redis/redis-store.js';
-export type { RedisStoreOptions } from './stores/redis/redis-store.js';
+export { DEFAULT_REDIS_TIMEOUT_MS, MIN_REDIS_VERSION, RedisStore } from './stores/redis/redis-store.js';
+export type { RedisCheckReport, RedisServerCheck, RedisStoreLogger, RedisStoreOptions } from './stores/redis/redis-store.js';
 export { ioredisAdapter, nodeRedisAdapter } from './stores/redis/client.js';
-export type { AnyRedisClient, IoredisLike, NodeRedisLike, RedisScriptClient } from './stores/redis/client.js';
+export type { AnyRedisClient, IoredisLike, IoredisPipelineLike, NodeRedisLike, RedisScriptClient } from './stores/redis/client.js';
 export { MemoryUserRepository } from './users/user-repository.js';
 export type { UserRepository } from './users/user-repository.js';
 export { createSecretCipher } from './stores/secret-cipher.js';

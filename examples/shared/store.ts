@@ -61,8 +61,16 @@ export async function createStoreFromEnv(
   }
 
   const options = env.REDIS_PREFIX === undefined ? {} : { prefix: env.REDIS_PREFIX };
+  const store = new RedisStore({
+    client,
+    timeoutMs: EXAMPLE_REDIS_TIMEOUT_MS,
+    logger: { warn: (message) => log(`[caa-example] ${message}`) },
+    ...options,
+  });
+  // How Redis is set up for sessions (eviction policy, persistence, version): warned once at start.
+  await store.check();
   return {
-    store: new RedisStore({ client, timeoutMs: EXAMPLE_REDIS_TIMEOUT_MS, ...options }),
+    store,
     description: `redis ${where}`,
     close: async () => {
       client.disconnect();

@@ -22,7 +22,7 @@ import {
 } from '../session-store.js';
 import type { SecretCipher } from '../secret-cipher.js';
 import { toScriptClient, type AnyRedisClient, type RedisScriptClient } from './client.js';
-import { CREATE, LOOKUP, REVOKE, ROTATE, USE, type RedisScript } from './scripts.js';
+import { CREATE, LOOKUP, REVOKE, ROTATE, USE, USE_REVOKE, type RedisScript } from './scripts.js';
 
 /**
  * Default wait for one Redis call before it counts as a store fault, ms.
@@ -113,6 +113,65 @@ export interface RedisStoreLogger {
 }
 
 /**
+ * What {@link RedisStore.check} found on one server (each master of a Cluster).
+ *
+ * @example
+ * ```ts
+ * import type { RedisServerCheck } from 'caa-auth';
+ *
+ * const [first]: RedisServerCheck[] = (await store.check()).servers;
+ * console.log(first?.version, first?.maxmemoryPolicy, first?.aof); // '7.0.15' 'noeviction' true
+ * ```
+ */
+export interface RedisServerCheck {
+  /** `redis_version`. */
+  version: string;
+  /** `maxmemory_policy`: anything but `noeviction` can evict session keys. */
+  maxmemoryPolicy: string;
+  /** AOF persistence is on (`aof_enabled`). */
+  aof: boolean;
+}
+
+/**
+ * What {@link RedisStore.check} reports.
+ *
+ * @example
+ * ```ts
+ * import type { RedisCheckReport } from 'caa-auth';
+ *
+ * const report: RedisCheckReport = await store.check();
+ * if (report.warnings.length > 0) process.exitCode = 1; // a deployment check in CI
+ * ```
+ */
+export interface RedisCheckReport {
+  servers: RedisServerCheck[];
+  /** One line per problem found (also sent to the logger, once each). */
+  warnings: string[];
+}
+
+/** The lowest Redis the scripts run on: they start with a Redis 7 shebang (`#!lua flags=…`). */
+export const MIN_REDIS_VERSION = '7.0.0';
+
+/** `field` of an INFO reply (`field:value` lines). */
+function infoField(info: string, field: string): string | undefined {
+  for (const line of info.split('\n')) {
+    if (line.startsWith(`${field}:`)) return line.slice(field.length + 1).trim();
+  }
+  return undefined;
+}
+
+function versionBelow(version: string, minimum: string): boolean {
+  const a = version.split('.').map(Number);
+  const b = minimum.split('.').map(Number);
+  for (let i = 0; i < b.length; i++) {
+    const x = a[i] ?? 0;
+    const y = b[i] ?? 0;
+    if (x !== y) return x < y;
+  }
+  return false;
+}
+
+/**
  * A {@link SessionStore} on Redis (single server or Cluster), through ioredis or node-redis.
  *
  * @example
@@ -182,6 +241,53 @@ export class RedisStore implements SessionStore {
   /** `P{T}:`, the start of every key of the family that `apiKey` belongs to. */
   keyPrefix(apiKey: string): string {
     return `${this.#prefix}{${apiKey.slice(0, FAMILY_TAG_LENGTH)}}:`;
+  }
+
+  /**
+   * Checks how the Redis server (every master of a Cluster) is set up for sessions: its version
+   * (at least {@link MIN_REDIS_VERSION}), `maxmemory-policy` (anything but `noeviction` can evict
+   * session keys: a revoked or rotated pair could work again, a replay pass) and persistence (AOF;
+   * without it a restart logs everyone out). Each problem is sent to the `logger` once and
+   * returned; with `{ strict: true }` the call rejects with an `Error` naming them instead. Call it
+   * at start-up.
+   *
+   * @example
+   * ```ts
+   * const store = new RedisStore({ client });
+   * await store.check({ strict: process.env.NODE_ENV === 'production' });
+   * ```
+   */
+  async check(options: { strict?: boolean } = {}): Promise<RedisCheckReport> {
+    const info = this.#client.info;
+    if (info === undefined) throw new TypeError('RedisStore.check needs a client adapter with info (both built-in ones have it)');
+    const sections = await Promise.all(['server', 'memory', 'persistence'].map((section) => info(section)));
+    const [server = [], memory = [], persistence = []] = sections;
+    const servers: RedisServerCheck[] = server.map((text, i) => ({
+      version: infoField(text, 'redis_version') ?? 'unknown',
+      maxmemoryPolicy: infoField(memory[i] ?? '', 'maxmemory_policy') ?? 'unknown',
+      aof: infoField(persistence[i] ?? '', 'aof_enabled') === '1',
+    }));
+    const warnings: string[] = [];
+    const problem = (condition: string, message: string): void => {
+      warnings.push(message);
+      this.#report(condition, message);
+    };
+    for (const { version, maxmemoryPolicy, aof } of servers) {
+      if (versionBelow(version, MIN_REDIS_VERSION)) {
+        problem('version', `Redis ${version} is older than ${MIN_REDIS_VERSION}: its scripts (Redis 7 shebang flags) will not load`);
+      }
+      if (maxmemoryPolicy !== 'noeviction') {
+        problem(
+          'eviction',
+          `maxmemory-policy is ${maxmemoryPolicy}: Redis may evict session keys under memory pressure (sessions lost, replays and reuse undetected); use noeviction, or a Redis of its own for sessions`,
+        );
+      }
+      if (!aof) problem('persistence', 'AOF persistence is off: a Redis restart loses the sessions written since the last snapshot');
+    }
+    if (options.strict === true && warnings.length > 0) {
+      throw new Error(`RedisStore.check: ${warnings.join('; ')}`);
+    }
+    return { servers, warnings: [...new Set(warnings)] };
   }
 
   async create(session: Session, now: number): Promise<void> {
@@ -278,7 +384,7 @@ export class RedisStore implements SessionStore {
     if (replay !== undefined) keys.push(`${tag}r:${replay.key}`);
     const reply = answerFor(
       await this.#run(
-        USE,
+        request.revoke ? USE_REVOKE : USE,
         keys,
         [
           apiKey,
@@ -333,22 +439,19 @@ export class RedisStore implements SessionStore {
    * Runs a script by its SHA-1, loading it with EVAL when the server does not have it (after a
    * restart). With `waitReplicas`, a script that writes is followed by WAIT on the same connection.
    */
-  async #run(script: RedisScript, keys: string[], args: string[], writes: boolean): Promise<unknown> {
-    let timer: NodeJS.Timeout | undefined;
-    const call = { timedOut: false };
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        call.timedOut = true;
-        reject(new Error(`Redis call timed out after ${this.#timeoutMs} ms`));
-      }, this.#timeoutMs);
-    });
+  #run(script: RedisScript, keys: string[], args: string[], writes: boolean): Promise<unknown> {
+    const call = new ScriptCall(this.#timeoutMs);
+    void this.#answer(call, script, keys, args, writes);
+    return call.answer;
+  }
+
+  /** Sends the script and answers `call` with its reply or its fault (a no-op once it timed out). */
+  async #answer(call: ScriptCall, script: RedisScript, keys: string[], args: string[], writes: boolean): Promise<void> {
     try {
-      const run = writes && this.#wait !== undefined ? this.#evalshaThenWait(script, keys, args, call, this.#wait) : this.#evalsha(script, keys, args, call);
-      return await Promise.race([run, timeout]);
+      const wait = writes ? this.#wait : undefined;
+      call.resolve(wait === undefined ? await this.#evalsha(script, keys, args, call) : await this.#evalshaThenWait(script, keys, args, call, wait));
     } catch (cause) {
-      throw isCaaError(cause) ? cause : new CaaError('STORE_UNAVAILABLE', { cause: safeCause(cause) });
-    } finally {
-      clearTimeout(timer);
+      call.reject(isCaaError(cause) ? cause : new CaaError('STORE_UNAVAILABLE', { cause: safeCause(cause) }));
     }
   }
 
@@ -389,6 +492,52 @@ export class RedisStore implements SessionStore {
     return reply;
   }
 }
+
+/**
+ * One script call in flight, answered once: by its reply, by its fault, or `timeoutMs` after it
+ * started by 503 `STORE_UNAVAILABLE`, whichever comes first. One timer (its callback shared, the
+ * call passed as its argument) and one promise per call, instead of a timeout promise raced
+ * against the call.
+ */
+class ScriptCall {
+  /** Set when the timeout answered: the caller has its 503, so a NOSCRIPT retry would be a late write. */
+  timedOut = false;
+  readonly answer: Promise<unknown>;
+  #answered = false;
+  #resolve: (reply: unknown) => void = ignore;
+  #reject: (reason: unknown) => void = ignore;
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(timeoutMs: number) {
+    this.answer = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.#timer = setTimeout(ScriptCall.#expire, timeoutMs, this, timeoutMs);
+  }
+
+  resolve(reply: unknown): void {
+    if (this.#answered) return;
+    this.#answered = true;
+    clearTimeout(this.#timer);
+    this.#resolve(reply);
+  }
+
+  reject(reason: unknown): void {
+    if (this.#answered) return;
+    this.#answered = true;
+    clearTimeout(this.#timer);
+    this.#reject(reason);
+  }
+
+  static #expire(call: ScriptCall, timeoutMs: number): void {
+    if (call.#answered) return;
+    call.timedOut = true;
+    call.reject(new CaaError('STORE_UNAVAILABLE', { cause: new Error(`Redis call timed out after ${timeoutMs} ms`) }));
+  }
+}
+
+function ignore(): void {}
 
 /** A sealed secretKey (see createSecretCipher) starts with this. */
 const SEALED_PREFIX = 'g1.';

@@ -139,8 +139,7 @@ return {'reused', ARGV[1]}
  * expiresAt, marker id.
  * Returns { 'live' | 'revoked' | 'reused' | 'replayed' | 'not-found', apiKey } (see UseResult).
  */
-export const USE = script(`#!lua
-${NOW(3)}
+const USE_BODY = `${NOW(3)}
 local rec = redis.call('HMGET', KEYS[1], 'st', 'fam', 'exp', 'nx', 'rat', 'u')
 if not rec[1] or rec[2] ~= ARGV[2] then return {'not-found', ARGV[1]} end
 local head = redis.call('HGET', KEYS[2], 'head')
@@ -181,7 +180,12 @@ if revoke then
 end
 if excused then return {'not-found', ARGV[1]} end
 return {'reused', ARGV[1]}
-`);
+`;
+
+export const USE = script(`#!lua\n${USE_BODY}`);
+
+/** USE for a logout (revoke '1'): it only deletes, so it runs at OOM as REVOKE does. */
+export const USE_REVOKE = script(`#!lua flags=allow-oom\n${USE_BODY}`);
 
 /**
  * KEYS: session. ARGV: apiKey. Revokes the family of that session, its head and the session itself;
