@@ -149,7 +149,20 @@ export interface RedisCheckReport {
   warnings: string[];
 }
 
-/** The lowest Redis the scripts run on: they start with a Redis 7 shebang (`#!lua flags=…`). */
+/**
+ * The lowest Redis the scripts run on: they start with a Redis 7 shebang (`#!lua flags=…`).
+ *
+ * @example
+ * ```ts
+ * import { MIN_REDIS_VERSION } from 'caa-auth';
+ *
+ * // A deployment check: store.check() warns (or, strict, throws) below this version; say which one is needed.
+ * await store.check({ strict: true }).catch((err: unknown) => {
+ *   console.error(`sessions need Redis ${MIN_REDIS_VERSION}+, noeviction and AOF:`, err);
+ *   process.exit(1);
+ * });
+ * ```
+ */
 export const MIN_REDIS_VERSION = '7.0.0';
 
 /** `field` of an INFO reply (`field:value` lines). */
