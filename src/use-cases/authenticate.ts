@@ -133,17 +133,22 @@ export function refusal(outcome: UseResult['outcome'] | 'replayed'): CaaError {
   }
 }
 
-async function confirmUse(
+/**
+ * Hands a verified request to the store (first use, replay marker, a rotated key judged; for a
+ * logout, the family revoked) and returns its session, or throws the refusal. @internal
+ */
+export async function recordUse(
   store: SessionStore,
   verifiedRequest: VerifiedRequest,
   options: AuthenticateOptions,
+  revoke: boolean,
 ): Promise<Session> {
   const { credentials, record, use } = verifiedRequest;
   const replay = options.replayProtection
     ? replayMarker(credentials, options.skewMs ?? DEFAULT_SKEW_MS, randomUUID())
     : undefined;
-  const { outcome } = await fromStore(store.use({ ...use, replay, revoke: false }));
-  if (outcome !== 'live') throw refusal(outcome);
+  const { outcome } = await fromStore(store.use({ ...use, replay, revoke }));
+  if (outcome !== (revoke ? 'revoked' : 'live')) throw refusal(outcome);
   return toSession(record);
 }
 
@@ -155,7 +160,7 @@ function authenticated(
   const { record } = verifiedRequest;
   // The hot path: a live key used before, no marker asked for; the store has nothing to write.
   if (record.state === 'live' && record.used === true && options.replayProtection !== true) return toSession(record);
-  return confirmUse(store, verifiedRequest, options);
+  return recordUse(store, verifiedRequest, options, false);
 }
 
 /**

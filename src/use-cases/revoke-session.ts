@@ -4,13 +4,10 @@
  * @module use-cases/revoke-session
  */
 
-import { randomUUID } from 'node:crypto';
 import { CAA_ACTIONS } from '../protocol/actions.js';
-import { DEFAULT_SKEW_MS } from '../protocol/limits.js';
 import type { Session } from '../models.js';
-import { toSession, type SessionStore } from '../stores/session-store.js';
-import { refusal, replayMarker, verifyRequest, type AuthenticateOptions } from './authenticate.js';
-import { fromStore } from './options.js';
+import type { SessionStore } from '../stores/session-store.js';
+import { recordUse, verifyRequest, type AuthenticateOptions } from './authenticate.js';
 import type { RequestLike } from './request.js';
 
 /**
@@ -54,11 +51,5 @@ export async function revokeSession(
   req: RequestLike,
   options: RevokeSessionOptions = {},
 ): Promise<Session> {
-  const { credentials, record, use } = await verifyRequest(store, req, options.action ?? CAA_ACTIONS.logout, options);
-  const replay = options.replayProtection
-    ? replayMarker(credentials, options.skewMs ?? DEFAULT_SKEW_MS, randomUUID())
-    : undefined;
-  const { outcome } = await fromStore(store.use({ ...use, replay, revoke: true }));
-  if (outcome !== 'revoked') throw refusal(outcome);
-  return toSession(record);
+  return recordUse(store, await verifyRequest(store, req, options.action ?? CAA_ACTIONS.logout, options), options, true);
 }

@@ -80,6 +80,17 @@ export function describeSessionStoreContract(name: string, setup: SessionStoreSe
       await fixture?.close();
     });
 
+    /** A first session, rotated once 1 ms later: what many rules are judged on. */
+    async function rotatedOnce(): Promise<{ old: Session; next: Session; rotatedAt: number; base: { apiKey: string; familyId: string; graceMs: number; toleranceMs: number } }> {
+      const old = newSession(clock.t);
+      await store.create(old, clock.t);
+      const rotatedAt = clock.advance(1);
+      const next = successorOf(old, rotatedAt);
+      const base = { apiKey: old.apiKey, familyId: old.familyId, graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS };
+      await expect(store.rotate({ ...base, next, now: rotatedAt, signedAt: rotatedAt })).resolves.toMatchObject({ outcome: 'rotated' });
+      return { old, next, rotatedAt, base };
+    }
+
     describe('at the store level', () => {
       it('creates a session and looks it up as a live record with every field', async () => {
         const session = newSession(clock.t);
@@ -203,12 +214,7 @@ export function describeSessionStoreContract(name: string, setup: SessionStoreSe
       });
 
       it('ends grace at the successor\'s first verified use: the predecessor is then a reused key', async () => {
-        const old = newSession(clock.t);
-        await store.create(old, clock.t);
-        const rotatedAt = clock.advance(1);
-        const next = successorOf(old, rotatedAt);
-        const base = { familyId: old.familyId, graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS };
-        await store.rotate({ ...base, apiKey: old.apiKey, next, now: rotatedAt, signedAt: rotatedAt });
+        const { old, next, base } = await rotatedOnce();
 
         const late = clock.advance(DEFAULT_ROTATION_TOLERANCE_MS + 1);
         await expect(store.rotate({ ...base, apiKey: old.apiKey, next: successorOf(old, late), now: late, signedAt: late })).resolves.toStrictEqual({
@@ -225,12 +231,8 @@ export function describeSessionStoreContract(name: string, setup: SessionStoreSe
       });
 
       it('judges a rotated key on authenticate as on refresh: refused within grace, reuse after it', async () => {
-        const old = newSession(clock.t);
-        await store.create(old, clock.t);
-        const rotatedAt = clock.advance(1);
-        const next = successorOf(old, rotatedAt);
-        const base = { apiKey: old.apiKey, familyId: old.familyId, graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS, revoke: false };
-        await store.rotate({ ...base, next, now: rotatedAt, signedAt: rotatedAt });
+        const { old, next, base: rotation } = await rotatedOnce();
+        const base = { ...rotation, revoke: false };
 
         const inGrace = clock.advance(DEFAULT_ROTATION_TOLERANCE_MS + 1);
         await expect(store.use({ ...base, now: inGrace, signedAt: inGrace })).resolves.toStrictEqual({ outcome: 'not-found' });
@@ -243,12 +245,8 @@ export function describeSessionStoreContract(name: string, setup: SessionStoreSe
       });
 
       it('a rotated key used within grace and made before the rotation leaves the successor to its holder', async () => {
-        const old = newSession(clock.t);
-        await store.create(old, clock.t);
-        const rotatedAt = clock.advance(1);
-        const next = successorOf(old, rotatedAt);
-        const base = { apiKey: old.apiKey, familyId: old.familyId, graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS, revoke: false };
-        await store.rotate({ ...base, next, now: rotatedAt, signedAt: rotatedAt });
+        const { old, next, rotatedAt, base: rotation } = await rotatedOnce();
+        const base = { ...rotation, revoke: false };
 
         const now = clock.advance(5);
         await expect(store.use({ ...base, now, signedAt: rotatedAt - 1 })).resolves.toStrictEqual({ outcome: 'not-found' });
@@ -263,12 +261,7 @@ export function describeSessionStoreContract(name: string, setup: SessionStoreSe
 
       it('logs a family out from any of its keys: live, rotated within grace, rotated after it', async () => {
         for (const signWith of ['live', 'rotated in grace', 'rotated after grace'] as const) {
-          const old = newSession(clock.t);
-          await store.create(old, clock.t);
-          const rotatedAt = clock.advance(1);
-          const next = successorOf(old, rotatedAt);
-          const base = { familyId: old.familyId, graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS };
-          await store.rotate({ ...base, apiKey: old.apiKey, next, now: rotatedAt, signedAt: rotatedAt });
+          const { old, next, base } = await rotatedOnce();
 
           const now = clock.advance(signWith === 'rotated after grace' ? DEFAULT_GRACE_MS + 1 : DEFAULT_ROTATION_TOLERANCE_MS + 1);
           const apiKey = signWith === 'live' ? next.apiKey : old.apiKey;

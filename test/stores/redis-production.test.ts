@@ -292,40 +292,43 @@ describe('a Redis that lost its data', () => {
 });
 
 describe('reconnects with the clients\' default settings', () => {
-  it('ioredis (offline queue on) resends scripts after CLIENT KILL: no valid refresh becomes REPLAYED, no pair is handed to another session', async () => {
-    if (server === undefined || raw === undefined) throw new Error('no server');
-    const client = new Redis({ port: server.port, host: '127.0.0.1' });
-    client.on('error', () => {});
-    const store = new RedisStore({ client, prefix: 'caa:reconnect-io:' });
-    try {
-      const outcomes = await refreshStorm(store, async () => {
-        await raw?.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
-      });
-      expect(outcomes.replayed).toBe(0);
-      expect(outcomes.wrongPair).toBe(0);
-      expect(outcomes.ok).toBeGreaterThan(0);
-    } finally {
-      client.disconnect();
-    }
-  }, 60_000);
-
-  it('node-redis with defaults: replies are never matched to the wrong session', async () => {
-    if (server === undefined || raw === undefined) throw new Error('no server');
-    const client = createClient({ socket: { port: server.port, host: '127.0.0.1' } });
-    client.on('error', () => {});
-    await client.connect();
-    const store = new RedisStore({ client, prefix: 'caa:reconnect-nr:' });
-    try {
-      const outcomes = await refreshStorm(store, async () => {
-        await raw?.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
-      });
-      expect(outcomes.replayed).toBe(0);
-      expect(outcomes.wrongPair).toBe(0);
-      expect(outcomes.ok).toBeGreaterThan(0);
-    } finally {
-      await client.disconnect().catch(() => {});
-    }
-  }, 60_000);
+  const clients = [
+    {
+      name: 'ioredis (offline queue on: it resends scripts after CLIENT KILL)',
+      prefix: 'caa:reconnect-io:',
+      connect: async (port: number) => {
+        const client = new Redis({ port, host: '127.0.0.1' });
+        client.on('error', () => {});
+        return { client, close: async () => client.disconnect() };
+      },
+    },
+    {
+      name: 'node-redis (defaults: replies were once matched to the wrong commands)',
+      prefix: 'caa:reconnect-nr:',
+      connect: async (port: number) => {
+        const client = createClient({ socket: { port, host: '127.0.0.1' } });
+        client.on('error', () => {});
+        await client.connect();
+        return { client, close: async () => void (await client.disconnect().catch(() => {})) };
+      },
+    },
+  ];
+  for (const { name, prefix, connect } of clients) {
+    it(`${name}: no valid refresh becomes REPLAYED, no pair is handed to another session`, async () => {
+      if (server === undefined || raw === undefined) throw new Error('no server');
+      const { client, close } = await connect(server.port);
+      try {
+        const outcomes = await refreshStorm(new RedisStore({ client, prefix }), async () => {
+          await raw?.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+        });
+        expect(outcomes.replayed).toBe(0);
+        expect(outcomes.wrongPair).toBe(0);
+        expect(outcomes.ok).toBeGreaterThan(0);
+      } finally {
+        await close();
+      }
+    }, 60_000);
+  }
 });
 
 interface StormOutcomes {
