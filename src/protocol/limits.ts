@@ -58,3 +58,9 @@ export const TIMESTAMP_DIGITS = 13;
  * ```
  */
 export const SIGNATURE_BYTES = 20;
+
+/**
+ * A signature's length in characters: padded base64 of {@link SIGNATURE_BYTES} bytes.
+ * @internal
+ */
+export const SIGNATURE_LENGTH = 4 * Math.ceil(SIGNATURE_BYTES / 3);

@@ -9,16 +9,26 @@ import { formatCaaHeader } from './header.js';
 import { buildStringToSign, type SignatureInput } from './string-to-sign.js';
 
 /**
- * base64 of the SHA-1 of the UTF-8 bytes of `text`: one-shot `crypto.hash` where the runtime has it
- * (Node ≥ 20.12), else a `Hash` object. The digest is asked for as base64 directly: on a string to
- * sign, allocating a `Buffer` for it costs more than the hash itself.
+ * One-shot `crypto.hash` (Node ≥ 20.12), or the same digest from a `Hash` object where the runtime
+ * lacks it. The hot path calls this rather than {@link sha1Base64}: one call level less measurably
+ * speeds up verification.
  *
  * @internal
  */
-export const sha1Base64: (text: string) => string =
+export const hash: (algorithm: string, data: string, outputEncoding: 'base64') => string =
   typeof crypto.hash === 'function'
-    ? (text) => crypto.hash('sha1', text, 'base64')
-    : (text) => crypto.createHash('sha1').update(text, 'utf8').digest('base64');
+    ? crypto.hash
+    : (algorithm, data, outputEncoding) => crypto.createHash(algorithm).update(data, 'utf8').digest(outputEncoding);
+
+/**
+ * base64 of the SHA-1 of the UTF-8 bytes of `text`. The digest is asked for as base64 directly: on
+ * a string to sign, allocating a `Buffer` for it costs more than the hash itself.
+ *
+ * @internal
+ */
+export function sha1Base64(text: string): string {
+  return hash('sha1', text, 'base64');
+}
 
 /**
  * Computes the signature of a request: base64 of SHA-1 over {@link buildStringToSign}.

@@ -43,5 +43,14 @@ export interface SignatureInput {
  * ```
  */
 export function buildStringToSign(input: SignatureInput): string {
-  return `?action=${input.action}&apiKey=${input.apiKey}&secretKey=${input.secretKey}&timestamp=${input.timestamp}`;
+  return stringToSign(input.action, input.apiKey, input.secretKey, input.timestamp);
+}
+
+/**
+ * {@link buildStringToSign} from its four values, with the timestamp as a number or as its digits
+ * (the verifier has the digits of the header, and converting the number again would cost more).
+ * @internal
+ */
+export function stringToSign(action: string, apiKey: string, secretKey: string, timestamp: number | string): string {
+  return `?action=${action}&apiKey=${apiKey}&secretKey=${secretKey}&timestamp=${timestamp}`;
 }

@@ -5,7 +5,7 @@
 
 import { performance } from 'node:perf_hooks';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   CAA_MESSAGES,
   CaaError,
@@ -235,6 +235,105 @@ describe('parseCaaHeader rejects each malformed header with 400 invalid authoriz
   });
 });
 
+describe('the strict decoding: what atob forgives is still refused with 400 invalid authorization', () => {
+  // The parser decodes with atob, which skips ASCII whitespace and accepts missing padding; these
+  // headers would decode to a valid inner string, so only the parser's own length checks stop them.
+  const parses = (header: string): void => {
+    expect(() => parseCaaHeader(header)).not.toThrow();
+  };
+  // An inner string of 88 characters (two spaces before the timestamp): its token ends in '=='.
+  const PADDED = base64(`${API_KEY}:${SIGNATURE}  ${TIMESTAMP}`);
+
+  it('parses the tokens these cases start from', () => {
+    parses(`Caa ${TOKEN}`);
+    parses(`Caa ${PADDED}`);
+    expect(PADDED.endsWith('==')).toBe(true);
+    expect(atob(`${TOKEN.slice(0, 8)}    ${TOKEN.slice(8)}`)).toBe(atob(TOKEN)); // what atob would let through
+  });
+
+  const whitespace: readonly (readonly [string, string])[] = [
+    ['spaces', ' '],
+    ['tabs', '\t'],
+    ['line feeds', '\n'],
+    ['form feeds', '\f'],
+    ['carriage returns', '\r'],
+  ];
+  it.each(whitespace)('refuses four %s inside the token, which keep its length a multiple of 4', (_name, c) => {
+    // Not at the start: spaces and tabs there separate the scheme from the token.
+    for (const at of [1, 8, TOKEN.length - 4, TOKEN.length]) {
+      expectThrowsCaaError(() => parseCaaHeader(`Caa ${TOKEN.slice(0, at)}${c.repeat(4)}${TOKEN.slice(at)}`), INVALID_AUTHORIZATION);
+    }
+    expectThrowsCaaError(() => parseCaaHeader(`Caa ${PADDED.slice(0, -2)}${c.repeat(4)}==`), INVALID_AUTHORIZATION);
+  });
+
+  it.each(whitespace)('refuses %s in place of padding or of a character', (_name, c) => {
+    expectThrowsCaaError(() => parseCaaHeader(`Caa ${PADDED.slice(0, -1)}${c}`), INVALID_AUTHORIZATION);
+    expectThrowsCaaError(() => parseCaaHeader(`Caa ${PADDED.slice(0, -2)}${c}${c}`), INVALID_AUTHORIZATION);
+    expectThrowsCaaError(() => parseCaaHeader(`Caa ${PADDED.slice(0, -2)}=${c}`), INVALID_AUTHORIZATION);
+    expectThrowsCaaError(() => parseCaaHeader(`Caa ${TOKEN.slice(0, 8)}${c}${TOKEN.slice(9)}`), INVALID_AUTHORIZATION);
+  });
+
+  it('refuses a token without its padding, or with part of it', () => {
+    expectThrowsCaaError(() => parseCaaHeader(`Caa ${PADDED.slice(0, -2)}`), INVALID_AUTHORIZATION);
+    expectThrowsCaaError(() => parseCaaHeader(`Caa ${PADDED.slice(0, -1)}`), INVALID_AUTHORIZATION);
+    expectThrowsCaaError(() => parseCaaHeader(`Caa ${PADDED}=`), INVALID_AUTHORIZATION);
+    expectThrowsCaaError(() => parseCaaHeader(`Caa ${PADDED.slice(0, -2)}A=`), INVALID_AUTHORIZATION);
+  });
+
+  it('refuses a character outside ASCII inside the token, even one whose low byte is a base64 character', () => {
+    for (const at of [0, 8, TOKEN.length - 1]) {
+      const original = TOKEN.charCodeAt(at);
+      for (const c of ['\u00e9', '\u0100', String.fromCharCode(0x100 + original), String.fromCharCode(0xff00 + original), '\ud800', '\uff21']) {
+        expectThrowsCaaError(() => parseCaaHeader(`Caa ${TOKEN.slice(0, at)}${c}${TOKEN.slice(at + 1)}`), INVALID_AUTHORIZATION);
+      }
+    }
+  });
+
+  it('refuses a character outside ASCII inside the inner string, in every part', () => {
+    const latin1 = ['\u0080', '\u00a0', '\u00b2', '\u00c3', '\u00e9', '\u00ff'];
+    for (const c of latin1) {
+      const inners = [
+        `${c}${API_KEY.slice(1)}:${SIGNATURE} ${TIMESTAMP}`, // apiKey
+        `${API_KEY.slice(0, -1)}${c}:${SIGNATURE} ${TIMESTAMP}`, // apiKey padding
+        `${API_KEY}${c}:${SIGNATURE} ${TIMESTAMP}`, // before the colon
+        `${API_KEY}:${c}${SIGNATURE.slice(1)} ${TIMESTAMP}`, // signature
+        `${API_KEY}:${SIGNATURE.slice(0, -1)}${c} ${TIMESTAMP}`, // signature padding
+        `${API_KEY}:${SIGNATURE}${c}${TIMESTAMP}`, // whitespace
+        `${API_KEY}:${SIGNATURE} ${c} ${TIMESTAMP}`, // inside the whitespace
+        `${API_KEY}:${SIGNATURE} ${TIMESTAMP.slice(0, -1)}${c}`, // timestamp
+      ];
+      for (const inner of inners) expectThrowsCaaError(() => parseCaaHeader(caa(inner)), INVALID_AUTHORIZATION);
+    }
+  });
+
+  it('accepts a non-canonical token spelling only when it is otherwise exact', () => {
+    const respelled = withSpareBitSet(PADDED);
+    expect(respelled).not.toBe(PADDED);
+    parses(`Caa ${respelled}`);
+    expect(parseCaaHeader(`Caa ${respelled}`)).toStrictEqual(parseCaaHeader(`Caa ${PADDED}`));
+    expectThrowsCaaError(() => parseCaaHeader(`Caa ${respelled.slice(0, -2)}`), INVALID_AUTHORIZATION);
+    expectThrowsCaaError(() => parseCaaHeader(`Caa ${respelled.slice(0, 8)}    ${respelled.slice(8)}`), INVALID_AUTHORIZATION);
+  });
+
+  it('reads a non-canonical signature spelling as it is written (verification refuses it, see verify.test.ts)', () => {
+    const signature = `${SIGNATURE.slice(0, 26)}R=`; // 'Q' with a spare bit set: the same 20 bytes
+    expect(parseCaaHeader(caa(`${API_KEY}:${signature} ${TIMESTAMP}`)).signature).toBe(signature);
+  });
+
+  it('refuses an apiKey or signature with padding in the wrong place', () => {
+    const cases = [
+      `${API_KEY.slice(0, -2)}==:${SIGNATURE} ${TIMESTAMP}`.replace(/^./, '='), // '=' first
+      `QQ=A:${SIGNATURE} ${TIMESTAMP}`,
+      `Q===:${SIGNATURE} ${TIMESTAMP}`,
+      `====:${SIGNATURE} ${TIMESTAMP}`,
+      `${API_KEY}:${SIGNATURE.slice(0, 26)}==  ${TIMESTAMP}`,
+      `${API_KEY}:=${SIGNATURE.slice(1)} ${TIMESTAMP}`,
+      `${API_KEY}:${SIGNATURE.slice(0, 27)}A ${TIMESTAMP}`,
+    ];
+    for (const inner of cases) expectThrowsCaaError(() => parseCaaHeader(caa(inner)), INVALID_AUTHORIZATION);
+  });
+});
+
 describe('the header length bound', () => {
   // 'Caa' + spaces + base64 of (720-char apiKey ':' signature ' ' timestamp) = 3 + spaces + 1020.
   const longApiKey = base64(Buffer.alloc(540, 0xa5));
@@ -247,10 +346,33 @@ describe('the header length bound', () => {
     expect(parseCaaHeader(header).apiKey).toBe(longApiKey);
   });
 
+  it('accepts a valid header of MAX_HEADER_LENGTH - 1 (1023) characters', () => {
+    // A 716-character apiKey and two spaces before the timestamp: an inner string of 760, a token of 1016.
+    const token = base64(`${base64(Buffer.alloc(537, 0x5a))}:${SIGNATURE}  ${TIMESTAMP}`);
+    const header = `Caa    ${token}`;
+    expect(header).toHaveLength(MAX_HEADER_LENGTH - 1);
+    expect(parseCaaHeader(header).timestamp).toBe(Number(TIMESTAMP));
+  });
+
   it('rejects the same header one character longer (1025 characters)', () => {
     const header = `Caa  ${longToken}`;
     expect(header).toHaveLength(1025);
     expectThrowsCaaError(() => parseCaaHeader(header), INVALID_AUTHORIZATION);
+  });
+
+  describe('checks the length before any decoding', () => {
+    afterEach(() => {
+      vi.restoreAllMocks();
+    });
+
+    it('decodes nothing of a header of MAX_HEADER_LENGTH + 1 characters', () => {
+      const decode = vi.spyOn(globalThis, 'atob');
+      const header = `Caa  ${longToken}`;
+      expectThrowsCaaError(() => parseCaaHeader(header), INVALID_AUTHORIZATION);
+      expect(decode).not.toHaveBeenCalled();
+      expect(parseCaaHeader(`Caa ${longToken}`).apiKey).toBe(longApiKey); // 1024 characters: decoded
+      expect(decode).toHaveBeenCalledTimes(1);
+    });
   });
 
   it('rejects a 1 MiB header at once (median of 1000 calls under 0.1 ms)', () => {

@@ -201,6 +201,33 @@ describe('the signature check', () => {
     }
   });
 
+  it('rejects a forged signature of 28 characters outside ASCII whose low bytes spell the right one', () => {
+    // A comparison of truncated code units would take these for the expected text.
+    for (const offset of [0x100, 0xff00]) {
+      const signature = Array.from(v3.signature, (c) => String.fromCharCode(offset + c.charCodeAt(0))).join('');
+      expect(signature).toHaveLength(28);
+      expectThrowsCaaError(() => verifyCaaSignature({ ...v3, signature }, { ...v3Options, now }), SIGNATURE_MISMATCH);
+    }
+    const latin1 = `${v3.signature.slice(0, 27)}\u00bd`; // '=' (0x3d) with the high bit set
+    expectThrowsCaaError(() => verifyCaaSignature({ ...v3, signature: latin1 }, { ...v3Options, now }), SIGNATURE_MISMATCH);
+  });
+
+  it('signs over the timestamp of the credentials it is given, parsed or not', () => {
+    // The verifier reuses the digits of recently parsed headers; these timestamps were never parsed,
+    // or belong to another parsed header, and must be written out like String() does.
+    const apiKey = v3.apiKey;
+    const other = parseCaaHeader(signCaaHeader({ action: V3.action, apiKey, secretKey: V3.secretKey, timestamp: v3.timestamp + 60_000 }));
+    for (const timestamp of [0, 1, 1.5, v3.timestamp + 0.5, other.timestamp, v3.timestamp + 256, v3.timestamp - 256]) {
+      const signature = computeSignature({ action: V3.action, apiKey, secretKey: V3.secretKey, timestamp });
+      expect(() => verifyCaaSignature({ apiKey, signature, timestamp }, { ...v3Options, now: timestamp })).not.toThrow();
+      expectThrowsCaaError(
+        () => verifyCaaSignature({ apiKey, signature: v3.signature, timestamp }, { ...v3Options, now: timestamp }),
+        SIGNATURE_MISMATCH,
+      );
+    }
+    expect(() => verifyCaaSignature(other, { ...v3Options, now: other.timestamp })).not.toThrow();
+  });
+
   it('rejects signatures that do not decode to 20 bytes instead of throwing anything else', () => {
     const wrongLength = ['', 'AAAA', v3.signature.slice(0, 24), Buffer.alloc(19).toString('base64'), Buffer.alloc(21).toString('base64')];
     for (const signature of wrongLength) {
