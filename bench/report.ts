@@ -13,6 +13,8 @@ import { Bench, type Fn } from 'tinybench';
 export interface BenchTask {
   readonly name: string;
   readonly fn: Fn;
+  /** `fn` returns a promise that each timed call awaits (default false: a synchronous task). */
+  readonly async?: boolean;
 }
 
 export interface RoundsOptions {
@@ -104,7 +106,7 @@ async function measure(tasks: readonly BenchTask[], options: RoundsOptions): Pro
     // Rotate the order so that no task always runs first or last.
     for (let i = 0; i < tasks.length; i++) {
       const task = tasks[(i + round) % tasks.length];
-      if (task !== undefined) bench.add(task.name, task.fn, { async: false });
+      if (task !== undefined) bench.add(task.name, task.fn, { async: task.async ?? false });
     }
     await bench.run();
     for (const task of bench.tasks) {
