@@ -98,22 +98,33 @@ if not head or (rec[1] == 'live' and head ~= ARGV[1]) then return {'not-found', 
 -- The same call sent again (a reconnecting client): its rotation ran, so give the same answer.
 if rec[1] == 'rotated' and rec[5] == ARGV[5] then return {'rotated', ARGV[1]} end
 local marker = KEYS[4]
-if marker then
-  local seen = redis.call('GET', marker)
-  if (seen and seen ~= ARGV[13]) or rec[7] == marker then return {'replayed', ARGV[1]} end
-end
 if rec[1] == 'live' then
-  if tonumber(rec[4]) <= now then return {'not-found', ARGV[1]} end
-  local px = math.max(1, tonumber(ARGV[8]) - now + tonumber(ARGV[9]))
+  if tonumber(rec[4]) <= now then
+    if marker then
+      local seen = redis.call('GET', marker)
+      if seen and seen ~= ARGV[13] then return {'replayed', ARGV[1]} end
+    end
+    return {'not-found', ARGV[1]}
+  end
+  -- Checks the marker and sets it in one call: a header already used by another call is a replay.
+  if marker then
+    local seen = redis.call('SET', marker, ARGV[13], 'NX', 'PX', math.max(tonumber(ARGV[12]) - now, 1000), 'GET')
+    if seen and seen ~= ARGV[13] then return {'replayed', ARGV[1]} end
+  end
+  local life = tonumber(ARGV[8]) - now
+  local px = math.max(1, life + tonumber(ARGV[9]))
   redis.call('HSET', KEYS[2], 'st', 'live', 'sk', ARGV[6], 'uid', rec[2], 'fam', ARGV[2], 'iat', ARGV[7], 'exp', ARGV[8])
   redis.call('PEXPIRE', KEYS[2], px)
   -- The tombstone remembers the rotating request's marker: its replay is refused even if the marker is evicted.
   redis.call('HSET', KEYS[1], 'st', 'rotated', 'nx', ARGV[5], 'rat', now, 'nexp', ARGV[8], 'rk', marker or '')
-  redis.call('PEXPIRE', KEYS[1], math.max(1, tonumber(ARGV[8]) - now))
+  redis.call('PEXPIRE', KEYS[1], math.max(1, life))
   redis.call('HSET', KEYS[3], 'head', ARGV[5])
   redis.call('PEXPIRE', KEYS[3], px)
-  if marker then redis.call('SET', marker, ARGV[13], 'PX', math.max(tonumber(ARGV[12]) - now, 1000)) end
   return {'rotated', ARGV[1]}
+end
+if marker then
+  local seen = redis.call('GET', marker)
+  if (seen and seen ~= ARGV[13]) or rec[7] == marker then return {'replayed', ARGV[1]} end
 end
 -- A rotated key: the same successor while it was never used and grace lasts; else, unless the
 -- request was signed before the rotation (a delayed in-flight request), the family is revoked.
