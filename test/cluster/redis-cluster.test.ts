@@ -297,6 +297,87 @@ for (const variant of VARIANTS) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The shared contract through an ioredis Cluster whose keyPrefix the store does not know about:
+// every key a script touches must carry it, and a family's keys stay on one slot (the prefix is
+// outside the hash tag). The fixture reads Redis through a second connection without the prefix.
+// ---------------------------------------------------------------------------------------------
+
+const CLIENT_KEY_PREFIX = 'app1:';
+const PREFIXED_STORE_PREFIX = `${CLIENT_KEY_PREFIX}${STORE_PREFIX}`;
+
+/** An ioredis Cluster with the client keyPrefix, and a raw ioredis connection (no prefix) beside it. */
+async function prefixedIoredisCluster(): Promise<{ client: Cluster; raw: ClusterConnection; reader: SessionReader }> {
+  const nodes = runningCluster().nodes;
+  const ioredis = VARIANTS.find((variant) => variant.name === 'ioredis Cluster');
+  if (ioredis === undefined) throw new Error('no ioredis variant');
+  const raw = await ioredis.connect(nodes);
+  const client = new Cluster(
+    nodes.map(({ host, port }) => ({ host, port })),
+    { keyPrefix: CLIENT_KEY_PREFIX, lazyConnect: true },
+  );
+  await client.connect();
+  const reader: SessionReader = {
+    scan: async (pattern) => (await raw.scanMasters(pattern)).flatMap((master) => master.keys),
+    hgetall: (key) => raw.hgetall(key),
+  };
+  return { client, raw, reader };
+}
+
+describeSessionStoreContract(`RedisStore on a 3-master Redis Cluster, ioredis Cluster with keyPrefix ${CLIENT_KEY_PREFIX}`, async () => {
+  const { client, raw, reader } = await prefixedIoredisCluster();
+  return {
+    store: new RedisStore({ client, clock: 'caller' }),
+    liveSessions: (familyId) => liveSessionsInRedis(reader, PREFIXED_STORE_PREFIX, familyId),
+    size: async () => (await reader.scan(`${PREFIXED_STORE_PREFIX}*`)).length,
+    flush: () => raw.flush(),
+    close: async () => {
+      await client.quit();
+      await raw.close();
+    },
+  };
+});
+
+describe(`RedisStore on a 3-master Redis Cluster, ioredis Cluster with keyPrefix ${CLIENT_KEY_PREFIX}`, () => {
+  it('keeps every key of one family, each carrying the prefix, on the slot of its hash tag on one master', async () => {
+    const { client, raw, reader } = await prefixedIoredisCluster();
+    try {
+      const store = new RedisStore({ client, clock: 'caller' });
+      const clock = new TestClock();
+      const familyUser = makeUser('59573c395c2960da1aa83a0f');
+      const familyUsers = new MemoryUserRepository([familyUser]);
+      for (const tag of await tagPerMaster()) {
+        // A login, three rotations (tombstones, family head, replay markers) and an authenticated call.
+        let pair: CredentialsResponse = await issueSession(store, familyUser, { now: clock.now, generateKey: taggedKeys(tag) });
+        for (let i = 0; i < 3; i++) {
+          clock.advance(1_000);
+          pair = await refreshToken(store, familyUsers, signedRequest(pair, CAA_ACTIONS.refreshToken, clock.stamp()), { now: clock.now });
+        }
+        await authenticate(store, signedRequest(pair, CAA_ACTIONS.fetchMyProfile, clock.stamp()), CAA_ACTIONS.fetchMyProfile, {
+          now: clock.now,
+          replayProtection: true,
+        });
+
+        const perMaster = await raw.scanMasters(`*{${tag}}*`);
+        const keys = perMaster.flatMap((master) => master.keys);
+        // 4 session records, the family, the tag's epoch, 3 + 1 replay markers.
+        expect(keys).toHaveLength(10);
+        for (const key of keys) expect(key.startsWith(`${PREFIXED_STORE_PREFIX}{${tag}}:`), key).toBe(true);
+        const slot = await raw.keySlot(`{${tag}}`);
+        for (const key of keys) expect(await raw.keySlot(key)).toBe(slot);
+        const owner = await runningCluster().masterOfSlot(slot);
+        expect(perMaster.filter((master) => master.keys.length > 0).map((master) => master.master.port)).toStrictEqual([owner.port]);
+        const live = await liveSessionsInRedis(reader, PREFIXED_STORE_PREFIX, await familyOf(store, pair.apiKey, clock.t));
+        expect(live.map((session) => session.apiKey)).toStrictEqual([pair.apiKey]);
+      }
+    } finally {
+      await raw.flush();
+      await client.quit();
+      await raw.close();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
 // What only a cluster can show.
 // ---------------------------------------------------------------------------------------------
 

@@ -161,6 +161,13 @@ export function ioredisAdapter(client: IoredisLike): RedisScriptClient {
 /**
  * Adapts a node-redis (`redis` package) client or cluster.
  *
+ * On a cluster (node-redis 5) it also recovers from a failover, which node-redis alone does not
+ * (it reads the slot map again only on MOVED or ASK, and a dead master sends neither:
+ * https://github.com/redis/node-redis/issues/2806): while a master's connection is down it reads
+ * the slot map again (at most every 200 ms), and a call that failed because its node was dropped
+ * or unreachable is sent once more, on the new map. The store's scripts answer a resent call as
+ * they answered the first. node-redis 4 keeps its slot map private: there, no recovery.
+ *
  * @example
  * ```ts
  * import { createClient } from 'redis';
@@ -177,6 +184,25 @@ export function nodeRedisAdapter(client: NodeRedisLike): RedisScriptClient {
   };
   const masters = client.masters;
   if (Array.isArray(masters)) {
+    const refresh = slotMapRefresh(client, masters);
+    if (refresh !== undefined) {
+      const send = async (call: () => Promise<unknown>): Promise<unknown> => {
+        // A master whose connection is down may have been failed over: look at the slot map again.
+        if (masters.some((master: NodeRedisClusterNode) => master.client !== undefined && master.client.isReady === false)) {
+          void refresh();
+        }
+        try {
+          return await call();
+        } catch (err) {
+          if (!isConnectionFault(err)) throw err;
+          // Once, on the refreshed map: the scripts answer a resent call as they answered the first.
+          await refresh();
+          return call();
+        }
+      };
+      adapter.evalshaScript = (sha1, keys, args) => send(() => client.evalSha(sha1, { keys: [...keys], arguments: [...args] }));
+      adapter.evalScript = (source, keys, args) => send(() => client.eval(source, { keys: [...keys], arguments: [...args] }));
+    }
     // A cluster: INFO from each master's own client (node-redis opens them as it discovers the slots).
     adapter.info = (section) =>
       Promise.all(
@@ -204,6 +230,62 @@ export function nodeRedisAdapter(client: NodeRedisLike): RedisScriptClient {
     adapter.info = async (section) => [String(await send(['INFO', section]))];
   }
   return adapter;
+}
+
+/** A master of a node-redis cluster, as `cluster.masters` lists it. */
+interface NodeRedisClusterNode {
+  client?: { isReady?: unknown; options?: unknown };
+}
+
+/** node-redis v5's slot map (`cluster._slots`): `rediscover(client)` reads CLUSTER SLOTS again. */
+interface NodeRedisSlots {
+  rediscover?: unknown;
+}
+
+/** At most one slot-map refresh per this long, ms: a dead master is seen on every call until its failover. */
+const SLOT_MAP_REFRESH_INTERVAL_MS = 200;
+
+/**
+ * A throttled refresh of a node-redis cluster's slot map, or undefined when the client has none to
+ * call. node-redis reads CLUSTER SLOTS again only on MOVED or ASK; a master that dies answers
+ * neither, so without this its slots stay mapped to it after its replica took over (its commands
+ * wait in the dead connection's offline queue, or fail "The client is offline"). Upstream:
+ * https://github.com/redis/node-redis/issues/2806. The refresh starts from a connected master;
+ * node-redis then drops the dead node's client, which rejects the commands queued on it.
+ */
+function slotMapRefresh(client: NodeRedisLike, masters: readonly NodeRedisClusterNode[]): (() => Promise<void>) | undefined {
+  const slots: unknown = (client as { _slots?: unknown })._slots;
+  if (typeof slots !== 'object' || slots === null) return undefined;
+  const rediscover = (slots as NodeRedisSlots).rediscover;
+  if (typeof rediscover !== 'function') return undefined; // node-redis 4 keeps its slot map private
+  let running: Promise<void> | undefined;
+  let last = Number.NEGATIVE_INFINITY;
+  return () => {
+    if (running !== undefined) return running;
+    if (Date.now() - last < SLOT_MAP_REFRESH_INTERVAL_MS) return Promise.resolve();
+    // rediscover() reads the options of the client it starts from: a connected one, else any (it then tries the root nodes).
+    const start =
+      masters.find((master) => master.client?.isReady === true)?.client ?? masters.find((master) => master.client?.options !== undefined)?.client;
+    if (start === undefined) return Promise.resolve();
+    last = Date.now();
+    running = (rediscover as (startWith: unknown) => Promise<void>)
+      .call(slots, start)
+      .catch(() => {}) // node-redis emits the cause as the cluster's 'error'; the retried call fails on its own
+      .finally(() => {
+        running = undefined;
+      });
+    return running;
+  };
+}
+
+/** node-redis's errors for a node it cannot reach or has dropped (never a reply of the server). */
+const CONNECTION_FAULTS = new Set(['The client is offline', 'The client is closed', 'Disconnects client', 'Socket closed unexpectedly']);
+const CONNECTION_FAULT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENOTCONN']);
+
+function isConnectionFault(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code: unknown = (err as { code?: unknown }).code;
+  return CONNECTION_FAULTS.has(err.message) || (typeof code === 'string' && CONNECTION_FAULT_CODES.has(code));
 }
 
 /**
