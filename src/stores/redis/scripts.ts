@@ -8,8 +8,9 @@
  * which every apiKey of one family shares):
  * - `P{T}:s:<apiKey>` hash — the session record: `st` (live|rotated), `sk`, `uid`, `fam`, `iat`, `exp`,
  *   `u` (set once a request signed with it verified), and for a rotated record `nx` (successor
- *   apiKey), `rat` (rotated at) and `nexp` (the successor's `expireIn`, after which the tombstone
- *   is forgotten)
+ *   apiKey), `rat` (rotated at), `nexp` (the successor's `expireIn`, after which the tombstone
+ *   is forgotten), `rk` (the rotating request's marker key) and one `g:<marker key>` per request
+ *   answered within grace (holding its call's id): replays stay refused when markers are evicted
  * - `P{T}:f:<familyId>` hash — the family: `head`, the apiKey of its one live session
  * - `P{T}:r:<apiKey>:<timestamp>:<signature>` string — a replay marker, holding the id of the call
  *   that set it
@@ -124,7 +125,8 @@ if rec[1] == 'live' then
 end
 if marker then
   local seen = redis.call('GET', marker)
-  if (seen and seen ~= ARGV[13]) or rec[7] == marker then return {'replayed', ARGV[1]} end
+  local graced = redis.call('HGET', KEYS[1], 'g:' .. marker)
+  if (seen and seen ~= ARGV[13]) or rec[7] == marker or (graced and graced ~= ARGV[13]) then return {'replayed', ARGV[1]} end
 end
 -- A rotated key: the same successor while it was never used and grace lasts; else, unless the
 -- request was signed before the rotation (a delayed in-flight request), the family is revoked.
@@ -135,7 +137,11 @@ local age = math.max(0, now - rotatedAt)
 if rec[5] == head and age <= tonumber(ARGV[4]) then
   local n = redis.call('HMGET', headKey, 'st', 'sk', 'iat', 'exp', 'u')
   if n[1] == 'live' and not n[5] then
-    if marker then redis.call('SET', marker, ARGV[13], 'PX', math.max(tonumber(ARGV[12]) - now, 1000)) end
+    if marker then
+      redis.call('SET', marker, ARGV[13], 'PX', math.max(tonumber(ARGV[12]) - now, 1000))
+      -- Remembered on the tombstone too: a header answered within grace and replayed after its marker was evicted would be handed the successor.
+      redis.call('HSET', KEYS[1], 'g:' .. marker, ARGV[13])
+    end
     return {'grace', ARGV[1], head, n[2], n[3], n[4]}
   end
 end
