@@ -127,6 +127,7 @@ export function describeRedisStoreSpecifics(name: string, driver: RedisDriver, s
         fam: familyId,
         iat: String(clock.t),
         exp: String(next.expireIn),
+        pv: old.apiKey,
       });
       expect(await raw.type(expected.family)).toBe('hash');
       expect(await raw.hgetall(expected.family)).toStrictEqual({ head: next.apiKey });

@@ -11,6 +11,8 @@
  *   apiKey), `rat` (rotated at), `nexp` (the successor's `expireIn`, after which the tombstone
  *   is forgotten), `rk` (the rotating request's marker key) and one `g:<marker key>` per request
  *   answered within grace (holding its call's id): replays stay refused when markers are evicted
+ *   A successor also keeps `pv` (the apiKey it replaced): while unused, it reads as gone once that
+ *   pair's tombstone is.
  * - `P{T}:f:<familyId>` hash — the family: `head`, the apiKey of its one live session
  * - `P{T}:r:<apiKey>:<timestamp>:<signature>` string — a replay marker, holding the id of the call
  *   that set it
@@ -61,12 +63,17 @@ const BASE = `local base = string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[1] - 2)`;
 export const LOOKUP = script(`#!lua flags=no-writes
 ${NOW(2)}
 ${BASE}
-local epoch = redis.call('EXISTS', base .. 'e')
-local r = redis.call('HMGET', KEYS[1], 'st', 'sk', 'uid', 'fam', 'iat', 'exp', 'nx', 'rat', 'nexp', 'u')
-if not r[1] then return {now, ARGV[1], epoch} end
+local r = redis.call('HMGET', KEYS[1], 'st', 'sk', 'uid', 'fam', 'iat', 'exp', 'nx', 'rat', 'nexp', 'u', 'pv')
+-- The epoch is read only when nothing usable was found: that is when a lost dataset shows.
+if not r[1] then return {now, ARGV[1], redis.call('EXISTS', base .. 'e')} end
 local head = redis.call('HGET', base .. 'f:' .. r[4], 'head')
-if not head or (r[1] == 'live' and head ~= ARGV[1]) then return {now, ARGV[1], epoch} end
-return {now, ARGV[1], epoch, r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10]}
+if not head or (r[1] == 'live' and head ~= ARGV[1]) then return {now, ARGV[1], redis.call('EXISTS', base .. 'e')} end
+-- A successor never used whose predecessor's tombstone is gone (evicted): the holder of the old
+-- pair could no longer log it out, so it reads as gone too (fail closed).
+if r[1] == 'live' and not r[10] and r[11] and redis.call('EXISTS', base .. 's:' .. r[11]) == 0 then
+  return {now, ARGV[1], redis.call('EXISTS', base .. 'e')}
+end
+return {now, ARGV[1], 1, r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10]}
 `);
 
 /**
@@ -114,7 +121,8 @@ if rec[1] == 'live' then
   end
   local life = tonumber(ARGV[8]) - now
   local px = math.max(1, life + tonumber(ARGV[9]))
-  redis.call('HSET', KEYS[2], 'st', 'live', 'sk', ARGV[6], 'uid', rec[2], 'fam', ARGV[2], 'iat', ARGV[7], 'exp', ARGV[8])
+  -- pv: the pair it replaced. While never used, the successor dies with that pair's tombstone.
+  redis.call('HSET', KEYS[2], 'st', 'live', 'sk', ARGV[6], 'uid', rec[2], 'fam', ARGV[2], 'iat', ARGV[7], 'exp', ARGV[8], 'pv', ARGV[1])
   redis.call('PEXPIRE', KEYS[2], px)
   -- The tombstone remembers the rotating request's marker: its replay is refused even if the marker is evicted.
   redis.call('HSET', KEYS[1], 'st', 'rotated', 'nx', ARGV[5], 'rat', now, 'nexp', ARGV[8], 'rk', marker or '')
