@@ -32,7 +32,8 @@ export interface RedisScriptClient {
   /**
    * Optional, for `waitReplicas`: EVALSHA (or EVAL) and then `WAIT replicas timeoutMs` on the same
    * connection, in one pipeline; resolves with the script's reply and WAIT's count, and rejects
-   * with the script's error.
+   * with the script's error. The built-in adapters (but ioredis's Cluster) let the writes sent
+   * while a WAIT is out share the next one: WAIT blocks its connection.
    */
   evalThenWait?(
     command: 'EVALSHA' | 'EVAL',
@@ -113,9 +114,75 @@ export interface NodeRedisLike {
 }
 
 type SendCommand = (args: string[]) => Promise<unknown>;
-interface NodeRedisPipeline {
-  addCommand(args: string[]): unknown;
-  execAsPipeline(): Promise<unknown[]>;
+
+/** One command's outcome in a pipeline, as ioredis's `exec()` gives it: `[error or null, reply]`. */
+type PipelineResult = readonly [unknown, unknown];
+
+/** How long past its WAIT's timeout a batch may go unanswered before the next batch is sent anyway, ms. */
+const WAIT_GATE_SLACK_MS = 1_000;
+
+/**
+ * `evalThenWait` by group commit. WAIT blocks its connection until the replicas acknowledge, so a
+ * WAIT after each write lets one write through per replication round trip, and holds every other
+ * command of the connection (lookups included) behind it: with 2 ms of replication lag, 350
+ * refreshes/s whatever the concurrency. Here at most one WAIT is out per connection: writes that
+ * come meanwhile wait, then go out in one pipeline followed by one WAIT, which covers them all
+ * (WAIT counts the replicas that reached the connection's last write). A write may so wait for the
+ * WAIT before its own: up to twice `waitReplicas.timeoutMs`, each rounded up to Redis's 1/hz timer,
+ * when replicas do not answer. A batch still unanswered {@link WAIT_GATE_SLACK_MS} past its timeout
+ * lets the next one go (each WAIT's count is right for the writes before it, however many are out).
+ */
+function groupCommit(exec: (commands: string[][]) => Promise<readonly PipelineResult[]>): NonNullable<RedisScriptClient['evalThenWait']> {
+  interface Write {
+    readonly command: string[];
+    readonly replicas: number;
+    readonly timeoutMs: number;
+    resolve(result: readonly [unknown, unknown]): void;
+    reject(reason: unknown): void;
+  }
+  let queue: Write[] = [];
+  let waiting = false;
+  const flush = (): void => {
+    const first = queue[0];
+    if (waiting || first === undefined) return;
+    // The writes queued in a row with the same WAIT arguments share it.
+    const other = queue.findIndex((write) => write.replicas !== first.replicas || write.timeoutMs !== first.timeoutMs);
+    const batch = other === -1 ? queue : queue.slice(0, other);
+    queue = other === -1 ? [] : queue.slice(other);
+    waiting = true;
+    // A batch that never settles (a client that leaves commands pending) must not hold the next ones for ever.
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      clearTimeout(timer);
+      waiting = false;
+      flush();
+    };
+    const timer = setTimeout(release, first.timeoutMs + WAIT_GATE_SLACK_MS);
+    exec([...batch.map((write) => write.command), ['WAIT', String(first.replicas), String(first.timeoutMs)]])
+      .then(
+        (results) => {
+          const wait = results[batch.length];
+          batch.forEach((write, i) => {
+            const script = results[i];
+            if (script === undefined || wait === undefined) write.reject(new Error('pipeline answered nothing'));
+            else if (script[0] !== null) write.reject(script[0]);
+            else if (wait[0] !== null) write.reject(wait[0]);
+            else write.resolve([script[1], wait[1]]);
+          });
+        },
+        (err: unknown) => {
+          for (const write of batch) write.reject(err);
+        },
+      )
+      .finally(release);
+  };
+  return (command, shaOrSource, keys, args, replicas, timeoutMs) =>
+    new Promise((resolve, reject) => {
+      queue.push({ command: [command, shaOrSource, String(keys.length), ...keys, ...args], replicas, timeoutMs, resolve, reject });
+      flush();
+    });
 }
 
 /**
@@ -134,7 +201,14 @@ export function ioredisAdapter(client: IoredisLike): RedisScriptClient {
     evalshaScript: (sha1, keys, args) => client.evalsha(sha1, keys.length, ...keys, ...args),
     evalScript: (source, keys, args) => client.eval(source, keys.length, ...keys, ...args),
   };
-  if (typeof client.pipeline === 'function') {
+  if (typeof client.pipeline === 'function' && typeof client.nodes !== 'function') {
+    const pipeline = client.pipeline.bind(client);
+    adapter.evalThenWait = groupCommit(async (commands) => {
+      let batch = pipeline();
+      for (const [command, ...args] of commands) batch = batch.call(command ?? '', ...args);
+      return (await batch.exec()) ?? [];
+    });
+  } else if (typeof client.pipeline === 'function') {
     const pipeline = client.pipeline.bind(client);
     adapter.evalThenWait = async (command, shaOrSource, keys, args, replicas, timeoutMs) => {
       const results = await pipeline()
@@ -214,19 +288,13 @@ export function nodeRedisAdapter(client: NodeRedisLike): RedisScriptClient {
       );
     return adapter;
   }
-  if (typeof client.multi === 'function') {
-    const multi = (client.multi as () => NodeRedisPipeline).bind(client);
-    adapter.evalThenWait = async (command, shaOrSource, keys, args, replicas, timeoutMs) => {
-      const pipeline = multi();
-      pipeline.addCommand([command, shaOrSource, String(keys.length), ...keys, ...args]);
-      pipeline.addCommand(['WAIT', String(replicas), String(timeoutMs)]);
-      const [script, wait] = await pipeline.execAsPipeline();
-      if (script instanceof Error) throw script;
-      return [script, wait] as const;
-    };
-  }
   if (typeof client.sendCommand === 'function') {
     const send = (client.sendCommand as SendCommand).bind(client);
+    // Sent in one go, in order, on the client's one connection; unlike execAsPipeline (which rejects
+    // with the first error), each command keeps its own reply or error.
+    adapter.evalThenWait = groupCommit((commands) =>
+      Promise.all(commands.map(async (command) => send(command).then((reply): PipelineResult => [null, reply], (err: unknown): PipelineResult => [err, undefined]))),
+    );
     adapter.info = async (section) => [String(await send(['INFO', section]))];
   }
   return adapter;
