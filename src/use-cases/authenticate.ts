@@ -53,8 +53,19 @@ export interface VerifiedRequest {
   record: SessionRecord;
   /** The use case's clock. */
   now: number;
-  /** What the store needs to judge this request (rotate, use). */
-  use: VerifiedUse;
+}
+
+/** What the store needs to judge a verified request (rotate, use); built only when a store call follows. @internal */
+export function verifiedUse(verifiedRequest: VerifiedRequest, options: RotationOptions): VerifiedUse {
+  const { credentials, record, now } = verifiedRequest;
+  return {
+    apiKey: credentials.apiKey,
+    familyId: record.familyId,
+    now,
+    signedAt: credentials.timestamp,
+    graceMs: options.graceMs ?? DEFAULT_GRACE_MS,
+    toleranceMs: options.rotationToleranceMs ?? DEFAULT_ROTATION_TOLERANCE_MS,
+  };
 }
 
 /** The store's answer, its faults turned into 503 (a synchronous capability when the store has one). */
@@ -84,15 +95,15 @@ export function verifyRequest(
   store: SessionStore,
   req: RequestLike,
   action: string,
-  options: ClockOptions & RotationOptions,
+  options: ClockOptions,
 ): VerifiedRequest | Promise<VerifiedRequest> {
   const now = (options.now ?? Date.now)();
   const skewMs = options.skewMs ?? DEFAULT_SKEW_MS;
   const credentials = parseCaaHeader(readAuthorization(req));
   assertTimestampInWindow(credentials.timestamp, { now, skewMs });
   const found = lookupIn(store, credentials.apiKey, now);
-  if (found instanceof Promise) return found.then((result) => verified(result, credentials, action, now, options));
-  return verified(found, credentials, action, now, options);
+  if (found instanceof Promise) return found.then((result) => verified(result, credentials, action, now));
+  return verified(found, credentials, action, now);
 }
 
 function verified(
@@ -100,25 +111,12 @@ function verified(
   credentials: CaaCredentials,
   action: string,
   now: number,
-  options: RotationOptions,
 ): VerifiedRequest {
   const { record } = found;
   if (record === null) throw new CaaError('APIKEY_NOT_FOUND');
   if (record.state === 'live' && record.expireIn <= (found.now ?? now)) throw new CaaError('SESSION_EXPIRED');
   assertSignature(credentials, action, record.secretKey);
-  return {
-    credentials,
-    record,
-    now,
-    use: {
-      apiKey: credentials.apiKey,
-      familyId: record.familyId,
-      now,
-      signedAt: credentials.timestamp,
-      graceMs: options.graceMs ?? DEFAULT_GRACE_MS,
-      toleranceMs: options.rotationToleranceMs ?? DEFAULT_ROTATION_TOLERANCE_MS,
-    },
-  };
+  return { credentials, record, now };
 }
 
 /** The error of a store outcome that refuses the request. @internal */
@@ -143,7 +141,8 @@ export async function recordUse(
   options: AuthenticateOptions,
   revoke: boolean,
 ): Promise<Session> {
-  const { credentials, record, use } = verifiedRequest;
+  const { credentials, record } = verifiedRequest;
+  const use = verifiedUse(verifiedRequest, options);
   const replay = options.replayProtection
     ? replayMarker(credentials, options.skewMs ?? DEFAULT_SKEW_MS, randomUUID())
     : undefined;

@@ -11,7 +11,7 @@ import { CAA_ACTIONS } from '../protocol/actions.js';
 import { FAMILY_TAG_LENGTH, type SessionStore } from '../stores/session-store.js';
 import type { UserRepository } from '../users/user-repository.js';
 import { DEFAULT_SKEW_MS } from '../protocol/limits.js';
-import { refusal, replayMarker, verifyRequest } from './authenticate.js';
+import { refusal, replayMarker, verifiedUse, verifyRequest } from './authenticate.js';
 import { credentialsResponse } from './issue-session.js';
 import { DEFAULT_SESSION_TTL_MS, fromStore, generateKey, type IssueOptions, type RotationOptions } from './options.js';
 import type { RequestLike } from './request.js';
@@ -70,7 +70,8 @@ export async function refreshToken<U extends User>(
   req: RequestLike,
   options: RefreshTokenOptions = {},
 ): Promise<CredentialsResponse<U>> {
-  const { credentials, record, now, use } = await verifyRequest(store, req, options.action ?? CAA_ACTIONS.refreshToken, options);
+  const verifiedRequest = await verifyRequest(store, req, options.action ?? CAA_ACTIONS.refreshToken, options);
+  const { credentials, record, now } = verifiedRequest;
   const user = await fromStore(userRepo.findById(record.userId));
   if (user === null || user === undefined) {
     await fromStore(store.revoke(credentials.apiKey, now));
@@ -89,7 +90,7 @@ export async function refreshToken<U extends User>(
   // The candidate's apiKey is unique to this call: a resent rotation sees its own marker.
   const replay =
     (options.replayProtection ?? true) ? replayMarker(credentials, options.skewMs ?? DEFAULT_SKEW_MS, next.apiKey) : undefined;
-  const result = await fromStore(store.rotate({ ...use, next, replay }));
+  const result = await fromStore(store.rotate({ ...verifiedUse(verifiedRequest, options), next, replay }));
   switch (result.outcome) {
     case 'rotated':
     case 'grace':

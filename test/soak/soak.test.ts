@@ -34,6 +34,7 @@ import { MemoryStore, issueSession } from 'caa-auth';
 import { createCaaClient, isCaaClientError, type CaaClient, type FetchLike } from 'caa-auth/client';
 import { buildApp } from '../../examples/fastify/app.js';
 import { DEMO_MOBILE, DEMO_PASSWORD, DEMO_PROFILE, createDemoUsers, type DemoUsers } from '../../examples/shared/users.js';
+import { seededRandom } from '../support/prng.js';
 
 /** Concurrent clients, each with its own session (family). */
 const CLIENTS = 300;
@@ -67,18 +68,6 @@ const EXPECTED_ANSWERS = new Set([
   'POST /api/my/refresh-token 200',
   'DELETE /api/my/logout 200',
 ]);
-
-/** A seeded PRNG (mulberry32), so that every run draws the same mix of calls. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /** The `fetch` the clients use: `node:http` over one keep-alive agent, answering a Fetch `Response`. */
 function httpFetch(agent: Agent): FetchLike {
@@ -180,7 +169,7 @@ describe('soak: Fastify example on HTTP, MemoryStore, 300 clients for 30 s', () 
 
   it('answers only what the flow expects, loses and duplicates no session, and stays bounded', async () => {
     const tally = new Tally(httpFetch(agent));
-    const random = prng(20_261_126);
+    const random = seededRandom(20_261_126);
     const failures = new Map<string, number>();
     const loggedOut = new Set<string>();
     const abandoned = new Set<string>();

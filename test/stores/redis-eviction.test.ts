@@ -35,6 +35,7 @@ import {
 import { assertCaaError, expectCaaError, type ExpectedCaaError } from '../support/expect-caa-error.js';
 import { RedisServer } from '../support/redis-server.js';
 import { makeUser } from '../support/use-case-fixtures.js';
+import { seededRandom } from '../support/prng.js';
 
 const owner = makeUser('59573c395c2960da1aa83a0d');
 const filler = makeUser('59573c395c2960da1aa83a0f', 'Filler');
@@ -305,18 +306,6 @@ function newTally(): Tally {
   };
 }
 
-/** mulberry32: the workload's choices repeat from run to run (its timing does not). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 async function connect(kind: ClientKind, port: number): Promise<{ client: AnyRedisClient; close: () => Promise<void> }> {
   if (kind === 'ioredis') {
     const client = new Redis({ port, host: '127.0.0.1' });
@@ -353,7 +342,7 @@ async function runWorkload(policy: Policy, kind: ClientKind, seed: number): Prom
   const warnings: string[] = [];
   const store = new RedisStore({ client, logger: { warn: (message) => warnings.push(message) } });
   const tally = newTally();
-  const random = seeded(seed);
+  const random = seededRandom(seed);
 
   // The reference of what must be dead.
   const loggedOut: Family[] = [];
