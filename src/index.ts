@@ -7,8 +7,8 @@
 
 export { CAA_MESSAGES, CaaError, isCaaError } from './errors.js';
 export type { CaaErrorCode, CaaMessage } from './errors.js';
-export { PRIVATE_USER_FIELDS, toPublicUser } from './models.js';
-export type { CredentialsResponse, Gender, PublicUser, RefreshTokenResponse, Session, User } from './models.js';
+export { MAX_USER_ID_LENGTH, PRIVATE_USER_FIELDS, PUBLIC_USER_FIELDS, toPublicUser, userIdOf } from './models.js';
+export type { CredentialsResponse, Gender, PublicUser, RefreshTokenResponse, Session, User, UserId, UserLike } from './models.js';
 export {
   CAA_ACTIONS,
   DEFAULT_SKEW_MS,
@@ -26,29 +26,55 @@ export {
 export type { CaaAction, CaaCredentials, SignHeaderInput, SignatureInput, VerifyOptions } from './protocol/index.js';
 export {
   DEFAULT_GRACE_MS,
+  DEFAULT_MAX_LIFETIME_MS,
+  DEFAULT_MAX_SESSIONS_PER_USER,
   DEFAULT_ROTATION_TOLERANCE_MS,
   DEFAULT_SESSION_TTL_MS,
   KEY_BYTES,
   generateKey,
 } from './use-cases/options.js';
-export type { ClockOptions, IssueOptions, RotationOptions } from './use-cases/options.js';
+export type { ClockOptions, IssueOptions, LifetimeOptions, ProjectionOptions, RotationOptions } from './use-cases/options.js';
+export type {
+  CaaEvent,
+  CaaEventHandler,
+  CaaOperation,
+  EventOptions,
+  RevokeReason,
+  StoreFault,
+} from './use-cases/events.js';
+export { createCaaAuth } from './use-cases/create-caa-auth.js';
+export type { CaaAuth, CaaAuthConfig } from './use-cases/create-caa-auth.js';
+export { listSessions, revokeUserSession, revokeUserSessions } from './use-cases/sessions.js';
+export type { ListSessionsOptions, RevokeUserSessionsOptions, SessionInfo, SessionRef } from './use-cases/sessions.js';
 export { readAuthorization } from './use-cases/request.js';
 export type { HeaderRecord, HeadersLike, RequestLike } from './use-cases/request.js';
 export { authenticate } from './use-cases/authenticate.js';
 export type { AuthenticateOptions } from './use-cases/authenticate.js';
 export { issueSession } from './use-cases/issue-session.js';
+export type { IssueSessionOptions } from './use-cases/issue-session.js';
 export { refreshToken } from './use-cases/refresh-token.js';
 export type { RefreshTokenOptions } from './use-cases/refresh-token.js';
 export { revokeSession } from './use-cases/revoke-session.js';
 export type { RevokeSessionOptions } from './use-cases/revoke-session.js';
-export { EXPIRED_SESSION_RETENTION_MS, FAMILY_TAG_LENGTH } from './stores/session-store.js';
+export {
+  EXPIRED_SESSION_RETENTION_MS,
+  FAMILY_TAG_LENGTH,
+  MAX_METADATA_KEYS,
+  MAX_METADATA_VALUE_LENGTH,
+} from './stores/session-store.js';
 export type {
+  CreateOptions,
+  CreateResult,
   LookupResult,
   ReplayMarker,
   RotateRequest,
+  RevokeUserSessionsFilter,
   RotateResult,
+  SessionMetadata,
   SessionRecord,
   SessionStore,
+  StoreCondition,
+  StoredSessionInfo,
   UseRequest,
   UseResult,
   VerifiedUse,

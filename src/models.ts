@@ -20,7 +20,81 @@
 export type Gender = 'unknown' | 'secret' | 'male' | 'female';
 
 /**
- * A stored user (spec §6). Applications extend it with their own fields:
+ * What an application's user id may be: a string, a number, or an object that names itself as a
+ * string (a MongoDB `ObjectId` has `toHexString()`). caa-auth turns it into a string once, when
+ * the session is issued ({@link userIdOf}); every later call (`findById`, listings) gets that string.
+ *
+ * @example
+ * ```ts
+ * import type { UserId } from 'caa-auth';
+ *
+ * const ids: UserId[] = ['u1', 42, new ObjectId('65f1c2a9e4b0a1b2c3d4e5f6')];
+ * ```
+ */
+export type UserId = string | number | bigint | { toHexString(): string } | { toString(): string };
+
+/**
+ * The one thing caa-auth needs of a user: an `_id`. Everything else is the application's.
+ *
+ * @example
+ * ```ts
+ * import type { UserLike } from 'caa-auth';
+ *
+ * interface AppUser extends UserLike {
+ *   _id: string;
+ *   email: string;
+ *   passwordHash: string; // private: never in a response unless a publicUser option puts it there
+ * }
+ * ```
+ */
+export interface UserLike {
+  _id: UserId;
+}
+
+/** The longest user id caa-auth accepts, in characters (as a string). */
+export const MAX_USER_ID_LENGTH = 256;
+
+/**
+ * A user's id as caa-auth keeps it: `toHexString()` when the id has one (MongoDB `ObjectId`),
+ * else `String(id)`. Throws a `TypeError` for an id that names nothing: empty, longer than
+ * {@link MAX_USER_ID_LENGTH}, or an object without a string form of its own (`[object Object]`).
+ *
+ * @example
+ * ```ts
+ * import { userIdOf } from 'caa-auth';
+ *
+ * userIdOf({ _id: new ObjectId('65f1c2a9e4b0a1b2c3d4e5f6') }); // '65f1c2a9e4b0a1b2c3d4e5f6'
+ * userIdOf({ _id: 42 }); // '42'
+ * ```
+ */
+export function userIdOf(user: UserLike | UserId): string {
+  const id: unknown = typeof user === 'object' && user !== null && '_id' in user ? user._id : user;
+  return idString(id);
+}
+
+/** The string form of an id, or a TypeError naming what was wrong. @internal */
+export function idString(id: unknown): string {
+  let text: unknown;
+  if (typeof id === 'string') text = id;
+  else if (typeof id === 'number' || typeof id === 'bigint') text = Number.isFinite(Number(id)) ? String(id) : undefined;
+  else if (typeof id === 'object' && id !== null) {
+    const hex = (id as { toHexString?: unknown }).toHexString;
+    if (typeof hex === 'function') text = hex.call(id);
+    else if (typeof (id as { toString?: unknown }).toString === 'function' && id.toString !== Object.prototype.toString) {
+      text = String(id);
+    }
+  }
+  if (typeof text !== 'string' || text.length === 0 || text.length > MAX_USER_ID_LENGTH) {
+    throw new TypeError(
+      `caa-auth: a user _id must be a non-empty string, a number or an object with toHexString()/toString() (at most ${MAX_USER_ID_LENGTH} characters)`,
+    );
+  }
+  return text;
+}
+
+/**
+ * A stored user of the original service (spec §6). Applications with another shape use their own
+ * type: caa-auth needs only {@link UserLike}.
  *
  * @example
  * ```ts
@@ -31,7 +105,7 @@ export type Gender = 'unknown' | 'secret' | 'male' | 'female';
  * }
  * ```
  */
-export interface User {
+export interface User extends UserLike {
   /** User id (ObjectId hex in the original service). */
   _id: string;
   /** Epoch ms. */
@@ -51,21 +125,37 @@ export interface User {
 }
 
 /**
- * The private fields {@link toPublicUser} removes.
+ * The fields of a user a response may carry by default: the public fields of the spec's model
+ * (§6). Everything else — `password`, `mobile`, and any field the application adds — stays out
+ * unless a `publicUser` option puts it in.
+ *
+ * @example
+ * ```ts
+ * import { PUBLIC_USER_FIELDS } from 'caa-auth';
+ *
+ * // Fetch only what a response may carry, so private fields never reach the process that answers.
+ * const projection = Object.fromEntries(PUBLIC_USER_FIELDS.map((field) => [field, 1]));
+ * const user = await db.collection('users').findOne({ _id: new ObjectId(id) }, { projection });
+ * ```
+ */
+export const PUBLIC_USER_FIELDS = ['_id', 'registerAt', 'createAt', 'thirdParty', 'avatar', 'gender', 'name'] as const;
+
+/**
+ * The private fields of the spec's model (§6), which no response carries. Private by default is
+ * wider: only {@link PUBLIC_USER_FIELDS} are sent.
  *
  * @example
  * ```ts
  * import { PRIVATE_USER_FIELDS } from 'caa-auth';
  *
- * // Leave them out of profile queries too, so they never reach the process that answers.
- * const projection = Object.fromEntries(PRIVATE_USER_FIELDS.map((field) => [field, 0])); // { password: 0, mobile: 0 }
- * const user = await db.collection('users').findOne({ _id: new ObjectId(id) }, { projection });
+ * PRIVATE_USER_FIELDS; // ['password', 'mobile']
  * ```
  */
 export const PRIVATE_USER_FIELDS = ['password', 'mobile'] as const;
 
 /**
- * A user as it may be sent to a client: everything but `password` and `mobile`.
+ * A user as the default projection sends it: the fields of {@link PUBLIC_USER_FIELDS} it has,
+ * with `_id` as a string.
  *
  * @example
  * ```ts
@@ -74,26 +164,33 @@ export const PRIVATE_USER_FIELDS = ['password', 'mobile'] as const;
  * interface ShopUser extends User {
  *   vipLevel: number;
  * }
- * // The application's own fields stay, and `body.password` does not compile.
+ * // `body.vipLevel` and `body.password` do not compile: neither is public by default.
  * const body: PublicUser<ShopUser> = toPublicUser(shopUser);
  * ```
  */
-export type PublicUser<U extends User = User> = Omit<U, (typeof PRIVATE_USER_FIELDS)[number]>;
+export type PublicUser<U extends UserLike = User> = {
+  [K in (typeof PUBLIC_USER_FIELDS)[number] & keyof U]: K extends '_id' ? string : U[K];
+};
 
 /**
- * Projects a stored user to what a response may carry: a shallow copy without `password` and
- * `mobile`, whatever else the application added.
+ * Projects a stored user to what a response may carry by default: an allow-list, the fields of
+ * {@link PUBLIC_USER_FIELDS} the user has (`_id` as a string, see {@link userIdOf}). A field the
+ * application adds never appears; to send more, pass a `publicUser` option to the use cases.
  *
  * @example
  * ```ts
  * import { toPublicUser } from 'caa-auth';
  *
- * toPublicUser({ _id: 'u1', name: 'Ann', password: 'scrypt$…', mobile: '130…', … }); // no password, no mobile
+ * toPublicUser({ _id: 'u1', name: 'Ann', email: 'ann@example.test', passwordHash: '…' }); // { _id: 'u1', name: 'Ann' }
  * ```
  */
-export function toPublicUser<U extends User>(user: U): PublicUser<U> {
-  const copy: Partial<U> = { ...user };
-  for (const field of PRIVATE_USER_FIELDS) delete copy[field];
+export function toPublicUser<U extends UserLike>(user: U): PublicUser<U> {
+  const copy: Record<string, unknown> = {};
+  const source = user as unknown as Record<string, unknown>;
+  for (const field of PUBLIC_USER_FIELDS) {
+    if (!Object.prototype.hasOwnProperty.call(source, field)) continue;
+    copy[field] = field === '_id' ? userIdOf(user) : source[field];
+  }
   return copy as PublicUser<U>;
 }
 
@@ -122,6 +219,11 @@ export interface Session {
   familyId: string;
   /** When this pair was issued, epoch ms. */
   issuedAt: number;
+  /**
+   * When the family began (the login), epoch ms; every pair of one family has the same. The
+   * absolute lifetime (`maxLifetimeMs`) is counted from it.
+   */
+  createdAt: number;
 }
 
 /**
@@ -137,13 +239,14 @@ export interface Session {
  * console.log(`${user.name}, signed in until ${new Date(expireIn).toISOString()}`);
  * ```
  */
-export interface CredentialsResponse<U extends User = User> {
+export interface CredentialsResponse<U extends UserLike = User, P = PublicUser<U>> {
   apiKey: string;
   secretKey: string;
   userId: string;
   /** Absolute expiry, epoch ms. */
   expireIn: number;
-  user: PublicUser<U>;
+  /** The user as the projection sends it: {@link toPublicUser} by default, or the `publicUser` option's. */
+  user: P;
 }
 
 /**
@@ -160,4 +263,4 @@ export interface CredentialsResponse<U extends User = User> {
  * });
  * ```
  */
-export type RefreshTokenResponse<U extends User = User> = CredentialsResponse<U>;
+export type RefreshTokenResponse<U extends UserLike = User, P = PublicUser<U>> = CredentialsResponse<U, P>;

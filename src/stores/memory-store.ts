@@ -11,12 +11,17 @@ import type { Session } from '../models.js';
 import {
   EXPIRED_SESSION_RETENTION_MS,
   toSession,
+  type CreateOptions,
+  type CreateResult,
   type LookupResult,
   type ReplayMarker,
   type RotateRequest,
+  type RevokeUserSessionsFilter,
   type RotateResult,
+  type SessionMetadata,
   type SessionRecord,
   type SessionStore,
+  type StoredSessionInfo,
   type UseRequest,
   type UseResult,
   type VerifiedUse,
@@ -31,6 +36,9 @@ interface Stored {
 interface Family {
   head: string;
   forgetAt: number;
+  userId: string;
+  createdAt: number;
+  metadata: SessionMetadata;
 }
 
 interface Marker {
@@ -79,6 +87,8 @@ export class MemoryStore implements SessionStore {
   readonly #sessions = new Map<string, Stored>();
   readonly #families = new Map<string, Family>();
   readonly #replays = new Map<string, Marker>();
+  /** Each user's families (ids), for listing and revoking them; a family leaves it when it ends. */
+  readonly #users = new Map<string, Set<string>>();
   readonly #sweepEvery: number;
   readonly #retentionMs: number;
   #writesSinceSweep = 0;
@@ -90,9 +100,9 @@ export class MemoryStore implements SessionStore {
     this.#retentionMs = options.expiredRetentionMs ?? EXPIRED_SESSION_RETENTION_MS;
   }
 
-  /** Number of entries held (sessions, tombstones, families, replay markers): for monitoring and tests. */
+  /** Number of entries held (sessions, tombstones, families, replay markers, user indexes): for monitoring and tests. */
   get size(): number {
-    return this.#sessions.size + this.#families.size + this.#replays.size;
+    return this.#sessions.size + this.#families.size + this.#replays.size + this.#users.size;
   }
 
   /** The live sessions held now (an admin view; also what tests count). */
@@ -104,11 +114,40 @@ export class MemoryStore implements SessionStore {
     return sessions;
   }
 
-  async create(session: Session, now: number): Promise<void> {
+  async create(session: Session, now: number, options: CreateOptions = {}): Promise<CreateResult> {
     this.#wrote(now);
     const forgetAt = session.expireIn + this.#retentionMs;
     this.#sessions.set(session.apiKey, { record: { ...session, state: 'live' }, forgetAt });
-    this.#families.set(session.familyId, { head: session.apiKey, forgetAt });
+    const { userId, familyId, createdAt } = session;
+    this.#families.set(familyId, { head: session.apiKey, forgetAt, userId, createdAt, metadata: { ...options.metadata } });
+    const index = this.#users.get(userId) ?? new Set<string>();
+    this.#users.set(userId, index);
+    index.add(familyId);
+    const evicted: string[] = [];
+    const maxSessions = options.maxSessions ?? Infinity;
+    if (index.size > maxSessions) {
+      const live = this.#liveFamilies(userId, now).filter((info) => info.sessionId !== familyId);
+      for (const { sessionId } of live.slice(0, Math.max(0, live.length + 1 - maxSessions))) {
+        this.#revokeFamily(sessionId);
+        evicted.push(sessionId);
+      }
+    }
+    return { evicted };
+  }
+
+  async listUserSessions(userId: string, now: number): Promise<StoredSessionInfo[]> {
+    return this.#liveFamilies(userId, now);
+  }
+
+  async revokeUserSessions(userId: string, now: number, filter: RevokeUserSessionsFilter = {}): Promise<string[]> {
+    const revoked: string[] = [];
+    for (const { sessionId } of this.#liveFamilies(userId, now)) {
+      if (filter.sessionId !== undefined && sessionId !== filter.sessionId) continue;
+      if (filter.except !== undefined && sessionId === filter.except) continue;
+      this.#revokeFamily(sessionId);
+      revoked.push(sessionId);
+    }
+    return revoked;
   }
 
   async lookup(apiKey: string, now: number): Promise<LookupResult> {
@@ -192,7 +231,7 @@ export class MemoryStore implements SessionStore {
   /** The record of the request's key and its family, both present and matching. */
   #find(request: VerifiedUse): { stored: Stored; family: Family } | undefined {
     const stored = this.#live(this.#sessions, request.apiKey, request.now);
-    const family = this.#live(this.#families, request.familyId, request.now);
+    const family = this.#liveFamily(request.familyId, request.now);
     if (stored === undefined || family === undefined || stored.record.familyId !== request.familyId) return undefined;
     return { stored, family };
   }
@@ -233,6 +272,47 @@ export class MemoryStore implements SessionStore {
     if (family === undefined) return;
     this.#sessions.delete(family.head);
     this.#families.delete(familyId);
+    this.#unindex(family.userId, familyId);
+  }
+
+  /** The family unless it is past its `forgetAt` (then it is dropped, from its user's index too). */
+  #liveFamily(familyId: string, now: number): Family | undefined {
+    const family = this.#families.get(familyId);
+    if (family === undefined || family.forgetAt > now) return family;
+    this.#families.delete(familyId);
+    this.#unindex(family.userId, familyId);
+    return undefined;
+  }
+
+  #unindex(userId: string, familyId: string): void {
+    const index = this.#users.get(userId);
+    if (index === undefined) return;
+    index.delete(familyId);
+    if (index.size === 0) this.#users.delete(userId);
+  }
+
+  /** A user's live families, oldest login first; families that ended leave the index here. */
+  #liveFamilies(userId: string, now: number): StoredSessionInfo[] {
+    const index = this.#users.get(userId);
+    if (index === undefined) return [];
+    const live: StoredSessionInfo[] = [];
+    for (const familyId of index) {
+      const family = this.#liveFamily(familyId, now);
+      const head = family === undefined ? undefined : this.#live(this.#sessions, family.head, now)?.record;
+      if (family === undefined || head === undefined || head.state !== 'live' || head.expireIn <= now) {
+        this.#unindex(userId, familyId);
+        continue;
+      }
+      live.push({
+        sessionId: familyId,
+        userId,
+        createdAt: family.createdAt,
+        refreshedAt: head.issuedAt,
+        expireIn: head.expireIn,
+        metadata: { ...family.metadata },
+      });
+    }
+    return live.sort((a, b) => a.createdAt - b.createdAt || (a.sessionId < b.sessionId ? -1 : a.sessionId > b.sessionId ? 1 : 0));
   }
 
   /** The entry of `key` unless it is past its `forgetAt` (then it is dropped). */
@@ -252,7 +332,11 @@ export class MemoryStore implements SessionStore {
     if (++this.#writesSinceSweep < Math.max(this.#sweepEvery, this.#sizeAfterSweep)) return;
     this.#writesSinceSweep = 0;
     for (const [key, entry] of this.#sessions) if (entry.forgetAt <= now) this.#sessions.delete(key);
-    for (const [key, entry] of this.#families) if (entry.forgetAt <= now) this.#families.delete(key);
+    for (const [key, entry] of this.#families) {
+      if (entry.forgetAt > now) continue;
+      this.#families.delete(key);
+      this.#unindex(entry.userId, key);
+    }
     for (const [key, marker] of this.#replays) if (marker.until <= now) this.#replays.delete(key);
     this.#sizeAfterSweep = this.size;
   }

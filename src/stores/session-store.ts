@@ -41,8 +41,155 @@ export const EXPIRED_SESSION_RETENTION_MS = 86_400_000;
 
 /** The plain {@link Session} fields of a record. */
 export function toSession(record: Session): Session {
-  const { apiKey, secretKey, userId, expireIn, familyId, issuedAt } = record;
-  return { apiKey, secretKey, userId, expireIn, familyId, issuedAt };
+  const { apiKey, secretKey, userId, expireIn, familyId, issuedAt, createdAt } = record;
+  return { apiKey, secretKey, userId, expireIn, familyId, issuedAt, createdAt };
+}
+
+/**
+ * What an application records about a session at login, for its user's list of devices: a user
+ * agent, an IP address, a device name. Flat, small and never a secret: at most
+ * {@link MAX_METADATA_KEYS} keys, each of at most 64 characters out of `A-Z a-z 0-9 _ . -`,
+ * values strings (cut to {@link MAX_METADATA_VALUE_LENGTH} characters), finite numbers, booleans or
+ * `null`. Keys that name a secret (`password`, `secret`, `token`, `authorization`, `cookie`, `apiKey`,
+ * `secretKey`, `signature`) are refused.
+ *
+ * @example
+ * ```ts
+ * import type { SessionMetadata } from 'caa-auth';
+ *
+ * const metadata: SessionMetadata = { userAgent: req.headers['user-agent'] ?? null, ip: req.ip ?? null, device: 'Pixel 8' };
+ * await auth.issueSession(user, { metadata });
+ * ```
+ */
+export type SessionMetadata = Readonly<Record<string, string | number | boolean | null>>;
+
+/**
+ * The most keys a {@link SessionMetadata} may have.
+ *
+ * @example
+ * ```ts
+ * import { MAX_METADATA_KEYS } from 'caa-auth';
+ *
+ * // Keep only what the device list shows, well within the limit.
+ * const metadata = Object.fromEntries(Object.entries(all).slice(0, MAX_METADATA_KEYS));
+ * ```
+ */
+export const MAX_METADATA_KEYS = 16;
+
+/**
+ * The longest string value a {@link SessionMetadata} keeps; longer ones are cut (a user agent is
+ * the client's to choose, so a long one must not fail the login).
+ *
+ * @example
+ * ```ts
+ * import { MAX_METADATA_VALUE_LENGTH } from 'caa-auth';
+ *
+ * const shown = metadata.userAgent.length === MAX_METADATA_VALUE_LENGTH ? `${metadata.userAgent}…` : metadata.userAgent;
+ * ```
+ */
+export const MAX_METADATA_VALUE_LENGTH = 512;
+
+/**
+ * What a store keeps for a user's list of sessions: one entry per live family.
+ *
+ * @example
+ * ```ts
+ * import type { StoredSessionInfo } from 'caa-auth';
+ *
+ * const [first]: StoredSessionInfo[] = await store.listUserSessions('u1', Date.now());
+ * console.log(first?.sessionId, new Date(first?.createdAt ?? 0), first?.metadata.userAgent);
+ * ```
+ */
+export interface StoredSessionInfo {
+  /** The family's id: stable across rotations, and not a credential. */
+  sessionId: string;
+  userId: string;
+  /** The login, epoch ms. */
+  createdAt: number;
+  /** When the live pair was issued (the last refresh, or the login), epoch ms. */
+  refreshedAt: number;
+  /** When the live pair expires, epoch ms. */
+  expireIn: number;
+  /** What the application recorded at login. */
+  metadata: SessionMetadata;
+}
+
+/**
+ * What {@link SessionStore.create} takes besides the session.
+ *
+ * @example
+ * ```ts
+ * import type { CreateOptions } from 'caa-auth';
+ *
+ * const options: CreateOptions = { metadata: { device: 'Pixel 8' }, maxSessions: 100, endsAt: session.createdAt + 30 * 86_400_000 };
+ * await store.create(session, Date.now(), options);
+ * ```
+ */
+export interface CreateOptions {
+  /** Kept with the family, for {@link SessionStore.listUserSessions}. Default `{}`. */
+  metadata?: SessionMetadata;
+  /**
+   * The most live families one user may have: beyond it the store revokes the oldest (by
+   * `createdAt`) and names them in {@link CreateResult}. Default: no limit.
+   */
+  maxSessions?: number;
+  /**
+   * The latest the family can live to (login plus the absolute lifetime), epoch ms; `Infinity`
+   * when unbounded. A store may keep the user's index until then.
+   */
+  endsAt?: number;
+}
+
+/**
+ * What {@link SessionStore.create} did besides saving the session.
+ *
+ * @example
+ * ```ts
+ * import type { CreateResult } from 'caa-auth';
+ *
+ * const { evicted }: CreateResult = await store.create(session, Date.now(), { maxSessions: 5 });
+ * if (evicted.length > 0) console.info(`signed out ${evicted.length} old device(s)`);
+ * ```
+ */
+export interface CreateResult {
+  /** Families of the same user revoked to keep within `maxSessions`, oldest first. */
+  evicted: string[];
+}
+
+/**
+ * A condition of a store that an operator must know of, as a store reports it through
+ * {@link SessionStore.onCondition}: `version` (a server too old), `eviction` (a policy that can drop
+ * session keys), `persistence` (none: a restart logs everyone out), `data-lost` (the store lost
+ * what it held).
+ *
+ * @example
+ * ```ts
+ * import type { StoreCondition } from 'caa-auth';
+ *
+ * store.onCondition?.((condition: StoreCondition) => alerts.page(condition.message));
+ * ```
+ */
+export interface StoreCondition {
+  condition: 'version' | 'eviction' | 'persistence' | 'data-lost';
+  message: string;
+}
+
+/**
+ * Which of a user's sessions {@link SessionStore.revokeUserSessions} revokes.
+ *
+ * @example
+ * ```ts
+ * import type { RevokeUserSessionsFilter } from 'caa-auth';
+ *
+ * const others: RevokeUserSessionsFilter = { except: session.familyId }; // "log out other devices"
+ * await store.revokeUserSessions(session.userId, Date.now(), others);
+ * ```
+ */
+export interface RevokeUserSessionsFilter {
+  /** Only this session (family id). */
+  sessionId?: string;
+  /** Every session but this one (family id). */
+  except?: string;
 }
 
 /**
@@ -311,8 +458,12 @@ export interface UseResult {
  * ```
  */
 export interface SessionStore {
-  /** Saves a new live session, the first of a new family (login). */
-  create(session: Session, now: number): Promise<void>;
+  /**
+   * Saves a new live session, the first of a new family (login), and adds the family to its
+   * user's index. A family that {@link SessionStore.revokeUserSessions} revoked while this call
+   * ran is not made live (the revocation wins), so that no session escapes a "log out everywhere".
+   */
+  create(session: Session, now: number, options?: CreateOptions): Promise<CreateResult>;
   /** Reads the record of `apiKey`; writes nothing. */
   lookup(apiKey: string, now: number): Promise<LookupResult>;
   /**
@@ -331,4 +482,21 @@ export interface SessionStore {
   use(request: UseRequest): Promise<UseResult>;
   /** Revokes the session of `apiKey` and its whole family (an orphaned session). */
   revoke(apiKey: string, now: number): Promise<void>;
+  /**
+   * The live families of a user (one entry each), oldest login first. Entries of families that
+   * ended (revoked, expired, evicted) are not listed, and the store may drop them from its index.
+   */
+  listUserSessions(userId: string, now: number): Promise<StoredSessionInfo[]>;
+  /**
+   * Revokes a user's live families — all, all but `except`, or only `sessionId` — and returns the
+   * ids of those that were live. When it returns, no key of them authenticates or refreshes; a
+   * family created while it runs is either revoked or listed afterwards.
+   */
+  revokeUserSessions(userId: string, now: number, filter?: RevokeUserSessionsFilter): Promise<string[]>;
+  /**
+   * Optional: subscribes to the store's own conditions ({@link StoreCondition}); conditions
+   * reported before the call are delivered to it too. {@link RedisStore} has it; the configured auth
+   * object turns them into `store.condition` events.
+   */
+  onCondition?(listener: (condition: StoreCondition) => void): void;
 }

@@ -21,11 +21,14 @@ import {
   type UseResult,
   type VerifiedUse,
 } from '../stores/session-store.js';
+import { emit, reportFailure, type EventOptions } from './events.js';
 import {
   DEFAULT_GRACE_MS,
   DEFAULT_ROTATION_TOLERANCE_MS,
   fromStore,
+  maxLifetimeOf,
   type ClockOptions,
+  type LifetimeOptions,
   type RotationOptions,
 } from './options.js';
 import { readAuthorization, type RequestLike } from './request.js';
@@ -42,7 +45,7 @@ import { readAuthorization, type RequestLike } from './request.js';
  * const session = await authenticate(store, req, CAA_ACTIONS.updateMyProfile, once);
  * ```
  */
-export interface AuthenticateOptions extends ClockOptions, RotationOptions {
+export interface AuthenticateOptions extends ClockOptions, RotationOptions, LifetimeOptions, EventOptions {
   /** Accept each exact header only once within the window (400 `REPLAYED` the second time). Default `false`. */
   replayProtection?: boolean;
 }
@@ -95,15 +98,16 @@ export function verifyRequest(
   store: SessionStore,
   req: RequestLike,
   action: string,
-  options: ClockOptions,
+  options: ClockOptions & LifetimeOptions,
 ): VerifiedRequest | Promise<VerifiedRequest> {
   const now = (options.now ?? Date.now)();
   const skewMs = options.skewMs ?? DEFAULT_SKEW_MS;
   const credentials = parseCaaHeader(readAuthorization(req));
   assertTimestampInWindow(credentials.timestamp, { now, skewMs });
+  const maxLifetimeMs = maxLifetimeOf(options);
   const found = lookupIn(store, credentials.apiKey, now);
-  if (found instanceof Promise) return found.then((result) => verified(result, credentials, action, now));
-  return verified(found, credentials, action, now);
+  if (found instanceof Promise) return found.then((result) => verified(result, credentials, action, now, maxLifetimeMs));
+  return verified(found, credentials, action, now, maxLifetimeMs);
 }
 
 function verified(
@@ -111,12 +115,23 @@ function verified(
   credentials: CaaCredentials,
   action: string,
   now: number,
+  maxLifetimeMs: number,
 ): VerifiedRequest {
   const { record } = found;
   if (record === null) throw new CaaError('APIKEY_NOT_FOUND');
-  if (record.state === 'live' && record.expireIn <= (found.now ?? now)) throw new CaaError('SESSION_EXPIRED');
+  if (record.state === 'live') {
+    const storeNow = found.now ?? now;
+    // The absolute lifetime too: pairs issued before it was shortened must not outlive it.
+    if (record.expireIn <= storeNow || record.createdAt + maxLifetimeMs <= storeNow) throw new CaaError('SESSION_EXPIRED');
+  }
   assertSignature(credentials, action, record.secretKey);
   return { credentials, record, now };
+}
+
+/** Reports a detected reuse: the family of the verified request was revoked. @internal */
+export function reportReuse(options: EventOptions, verifiedRequest: VerifiedRequest, action: string): void {
+  const { record, now } = verifiedRequest;
+  emit(options, { type: 'session.reused', at: now, userId: record.userId, sessionId: record.familyId, action });
 }
 
 /** The error of a store outcome that refuses the request. @internal */
@@ -139,6 +154,7 @@ export async function recordUse(
   store: SessionStore,
   verifiedRequest: VerifiedRequest,
   options: AuthenticateOptions,
+  action: string,
   revoke: boolean,
 ): Promise<Session> {
   const { credentials, record } = verifiedRequest;
@@ -147,6 +163,7 @@ export async function recordUse(
     ? replayMarker(credentials, options.skewMs ?? DEFAULT_SKEW_MS, randomUUID())
     : undefined;
   const { outcome } = await fromStore(store.use({ ...use, replay, revoke }));
+  if (outcome === 'reused') reportReuse(options, verifiedRequest, action);
   if (outcome !== (revoke ? 'revoked' : 'live')) throw refusal(outcome);
   return toSession(record);
 }
@@ -154,12 +171,23 @@ export async function recordUse(
 function authenticated(
   store: SessionStore,
   verifiedRequest: VerifiedRequest,
+  action: string,
   options: AuthenticateOptions,
 ): Session | Promise<Session> {
   const { record } = verifiedRequest;
   // The hot path: a live key used before, no marker asked for; the store has nothing to write.
   if (record.state === 'live' && record.used === true && options.replayProtection !== true) return toSession(record);
-  return recordUse(store, verifiedRequest, options, false);
+  return recordUse(store, verifiedRequest, options, action, false);
+}
+
+/** {@link authenticate} with its refusal reported as an event. */
+async function authenticateReporting(store: SessionStore, req: RequestLike, action: string, options: AuthenticateOptions): Promise<Session> {
+  try {
+    return await authenticated(store, await verifyRequest(store, req, action, options), action, options);
+  } catch (err) {
+    reportFailure(options, err, action, 'authenticate');
+    throw err;
+  }
 }
 
 /**
@@ -187,7 +215,8 @@ export async function authenticate(
   action: string,
   options: AuthenticateOptions = {},
 ): Promise<Session> {
+  if (options.onEvent !== undefined) return authenticateReporting(store, req, action, options);
   const verifiedRequest = verifyRequest(store, req, action, options);
-  if (verifiedRequest instanceof Promise) return authenticated(store, await verifiedRequest, options);
-  return authenticated(store, verifiedRequest, options);
+  if (verifiedRequest instanceof Promise) return authenticated(store, await verifiedRequest, action, options);
+  return authenticated(store, verifiedRequest, action, options);
 }

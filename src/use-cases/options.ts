@@ -5,6 +5,9 @@
  */
 
 import { CaaError, isCaaError } from '../errors.js';
+import type { UserLike } from '../models.js';
+import { MAX_METADATA_KEYS, MAX_METADATA_VALUE_LENGTH, type SessionMetadata } from '../stores/session-store.js';
+import type { EventOptions } from './events.js';
 import { randomString } from './random.js';
 
 /**
@@ -116,6 +119,73 @@ export interface RotationOptions {
 }
 
 /**
+ * The absolute lifetime of a session (a family) by default: 30 days from the login, in ms. No
+ * refresh extends a family past it.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_LIFETIME_MS, createCaaAuth } from 'caa-auth';
+ *
+ * // A bank app asks for a new login every week; a game keeps the default.
+ * const auth = createCaaAuth({ store, users, maxLifetimeMs: DEFAULT_MAX_LIFETIME_MS / 30 * 7 });
+ * ```
+ */
+export const DEFAULT_MAX_LIFETIME_MS = 2_592_000_000;
+
+/**
+ * The most live sessions one user may have by default; a login beyond it revokes the oldest.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_SESSIONS_PER_USER, createCaaAuth } from 'caa-auth';
+ *
+ * const auth = createCaaAuth({ store, users, maxSessionsPerUser: Math.min(5, DEFAULT_MAX_SESSIONS_PER_USER) });
+ * ```
+ */
+export const DEFAULT_MAX_SESSIONS_PER_USER = 100;
+
+/**
+ * The absolute lifetime, which every signed endpoint enforces.
+ *
+ * @example
+ * ```ts
+ * import { refreshToken, type LifetimeOptions } from 'caa-auth';
+ *
+ * const lifetime: LifetimeOptions = { maxLifetimeMs: 7 * 86_400_000 }; // a new login every week
+ * await refreshToken(store, users, req, lifetime); // after that: 404 apiKey not found, SESSION_EXPIRED
+ * ```
+ */
+export interface LifetimeOptions {
+  /**
+   * How long a family may live from its login, ms: no pair of it expires later, and a refresh past
+   * it is 404 `apiKey not found` (`SESSION_EXPIRED`). Default {@link DEFAULT_MAX_LIFETIME_MS}
+   * (30 days); `Infinity` turns it off.
+   */
+  maxLifetimeMs?: number;
+}
+
+/**
+ * How a user is projected into a response.
+ *
+ * @example
+ * ```ts
+ * import { toPublicUser, type ProjectionOptions } from 'caa-auth';
+ *
+ * // This app's clients show a VIP badge: send vipLevel besides the default public fields.
+ * const projection: ProjectionOptions<ShopUser, PublicShopUser> = {
+ *   publicUser: (user) => ({ ...toPublicUser(user), vipLevel: user.vipLevel }),
+ * };
+ * ```
+ */
+export interface ProjectionOptions<U extends UserLike = UserLike, P = unknown> {
+  /**
+   * The user as a login or refresh response carries it. Default {@link toPublicUser}: the public
+   * fields of the spec's model only, so a field the application adds never leaks by default.
+   */
+  publicUser?: ((user: U) => P) | undefined;
+}
+
+/**
  * Options of the use cases that mint credentials.
  *
  * @example
@@ -127,7 +197,7 @@ export interface RotationOptions {
  * res.json(await issueSession(store, user, kiosk));
  * ```
  */
-export interface IssueOptions extends ClockOptions {
+export interface IssueOptions extends ClockOptions, LifetimeOptions, EventOptions {
   /** Session lifetime, ms; default {@link DEFAULT_SESSION_TTL_MS} (3 days). */
   ttlMs?: number;
   /** Makes a new apiKey or secretKey; default 32 bytes from the CSPRNG as standard base64 (44 chars). */
@@ -163,4 +233,46 @@ export function fromStore<T>(call: Promise<T>): Promise<T> {
   return call.catch((cause: unknown) => {
     throw isCaaError(cause) ? cause : new CaaError('STORE_UNAVAILABLE', { cause });
   });
+}
+
+/** The absolute lifetime option, checked: a positive number of ms, or Infinity. @internal */
+export function maxLifetimeOf(options: LifetimeOptions): number {
+  return options.maxLifetimeMs ?? DEFAULT_MAX_LIFETIME_MS;
+}
+
+/** Keys that name a secret: metadata is shown in device lists and logs, so none may be one. */
+const SECRET_KEY_NAME = /pass|secret|token|authori[sz]ation|cookie|api[-_.]?key|signature|credential/i;
+const METADATA_KEY = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/**
+ * Checks and normalises session metadata: a plain object of at most {@link MAX_METADATA_KEYS}
+ * keys; string values cut to {@link MAX_METADATA_VALUE_LENGTH} characters, with control characters
+ * removed (the client chose them: a long user agent must not fail a login). A wrong shape is a
+ * programming error: `TypeError`. @internal
+ */
+export function normalizeMetadata(metadata: unknown): SessionMetadata {
+  if (metadata === undefined) return {};
+  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata) || Object.getPrototypeOf(metadata) !== Object.prototype) {
+    throw new TypeError('caa-auth: metadata must be a plain object');
+  }
+  const entries = Object.entries(metadata);
+  if (entries.length > MAX_METADATA_KEYS) {
+    throw new TypeError(`caa-auth: metadata may have at most ${MAX_METADATA_KEYS} keys`);
+  }
+  const normalized: Record<string, string | number | boolean | null> = {};
+  for (const [key, value] of entries) {
+    if (!METADATA_KEY.test(key)) throw new TypeError(`caa-auth: metadata key ${JSON.stringify(key.slice(0, 64))} must be 1–64 characters of A-Z a-z 0-9 _ . -`);
+    if (SECRET_KEY_NAME.test(key)) throw new TypeError(`caa-auth: metadata key ${JSON.stringify(key)} names a secret; metadata is shown in device lists and logs`);
+    if (typeof value === 'string') {
+      // eslint-disable-next-line no-control-regex
+      const cut = value.replace(/[\u0000-\u001f\u007f]/g, '').slice(0, MAX_METADATA_VALUE_LENGTH);
+      // A cut between the two halves of a surrogate pair would leave half a character.
+      normalized[key] = /[\ud800-\udbff]$/.test(cut) ? cut.slice(0, -1) : cut;
+    } else if ((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean' || value === null) {
+      normalized[key] = value;
+    } else {
+      throw new TypeError(`caa-auth: metadata value of ${JSON.stringify(key)} must be a string, a finite number, a boolean or null`);
+    }
+  }
+  return normalized;
 }

@@ -6,14 +6,23 @@
  */
 
 import { CaaError } from '../errors.js';
-import type { CredentialsResponse, Session, User } from '../models.js';
+import type { CredentialsResponse, PublicUser, Session, UserLike } from '../models.js';
 import { CAA_ACTIONS } from '../protocol/actions.js';
+import { DEFAULT_SKEW_MS } from '../protocol/limits.js';
 import { FAMILY_TAG_LENGTH, type SessionStore } from '../stores/session-store.js';
 import type { UserRepository } from '../users/user-repository.js';
-import { DEFAULT_SKEW_MS } from '../protocol/limits.js';
-import { refusal, replayMarker, verifiedUse, verifyRequest } from './authenticate.js';
+import { refusal, replayMarker, reportReuse, verifiedUse, verifyRequest } from './authenticate.js';
+import { emit, reportFailure } from './events.js';
 import { credentialsResponse } from './issue-session.js';
-import { DEFAULT_SESSION_TTL_MS, fromStore, generateKey, type IssueOptions, type RotationOptions } from './options.js';
+import {
+  DEFAULT_SESSION_TTL_MS,
+  fromStore,
+  generateKey,
+  maxLifetimeOf,
+  type IssueOptions,
+  type ProjectionOptions,
+  type RotationOptions,
+} from './options.js';
 import type { RequestLike } from './request.js';
 
 /**
@@ -28,7 +37,10 @@ import type { RequestLike } from './request.js';
  * res.json(await refreshToken(store, users, req, options));
  * ```
  */
-export interface RefreshTokenOptions extends IssueOptions, RotationOptions {
+export interface RefreshTokenOptions<U extends UserLike = UserLike, P = PublicUser<U>>
+  extends IssueOptions,
+    RotationOptions,
+    ProjectionOptions<U, P> {
   /** Accept each exact header only once within the window. Default `true`. */
   replayProtection?: boolean;
   /** The action the request must be signed with. Default `client:my:refresh-token`. */
@@ -39,15 +51,16 @@ export interface RefreshTokenOptions extends IssueOptions, RotationOptions {
  * Checks a signed refresh request and rotates the session's `apiKey`/`secretKey`.
  *
  * Order of checks: parse (400 `invalid authorization`) → timestamp window (400 `invalid signature`)
- * → session lookup (404 `apiKey not found`; expired is `SESSION_EXPIRED`) → signature (400
- * `invalid signature`) → user (404 `user not found`; the orphaned session is revoked) → replay and
- * atomic rotation, one store call (400 `invalid signature`, `REPLAYED`). Nothing is written before
- * the signature verified.
+ * → session lookup (404 `apiKey not found`; expired, or past the absolute lifetime, is
+ * `SESSION_EXPIRED`) → signature (400 `invalid signature`) → user (404 `user not found`; the
+ * orphaned session is revoked) → replay and atomic rotation, one store call (400
+ * `invalid signature`, `REPLAYED`). Nothing is written before the signature verified.
  *
- * Rotation: exactly one successor per session whatever the concurrency. A refresh with the
- * immediate predecessor returns that same successor while the successor has never been used in a
- * verified request and at most `graceMs` after the rotation (a lost response, a second tab). After
- * that, a rotated key — or any older one — revokes the whole family (404 `apiKey not found`, code
+ * Rotation: exactly one successor per session whatever the concurrency; it expires `ttlMs` later,
+ * but never after the family's login plus `maxLifetimeMs`. A refresh with the immediate
+ * predecessor returns that same successor while the successor has never been used in a verified
+ * request and at most `graceMs` after the rotation (a lost response, a second tab). After that, a
+ * rotated key — or any older one — revokes the whole family (404 `apiKey not found`, code
  * `TOKEN_REUSED`), unless the request was signed before the rotation (within
  * `rotationToleranceMs`): a delayed in-flight request is refused with `APIKEY_NOT_FOUND` and
  * revokes nothing.
@@ -64,17 +77,34 @@ export interface RefreshTokenOptions extends IssueOptions, RotationOptions {
  * const body = await refreshToken(store, users, req); // { apiKey, secretKey, userId, expireIn, user }
  * ```
  */
-export async function refreshToken<U extends User>(
+export async function refreshToken<U extends UserLike, P = PublicUser<U>>(
   store: SessionStore,
   userRepo: UserRepository<U>,
   req: RequestLike,
-  options: RefreshTokenOptions = {},
-): Promise<CredentialsResponse<U>> {
-  const verifiedRequest = await verifyRequest(store, req, options.action ?? CAA_ACTIONS.refreshToken, options);
+  options: RefreshTokenOptions<U, P> = {},
+): Promise<CredentialsResponse<U, P>> {
+  const action = options.action ?? CAA_ACTIONS.refreshToken;
+  try {
+    return await refresh(store, userRepo, req, action, options);
+  } catch (err) {
+    reportFailure(options, err, action, 'refresh');
+    throw err;
+  }
+}
+
+async function refresh<U extends UserLike, P>(
+  store: SessionStore,
+  userRepo: UserRepository<U>,
+  req: RequestLike,
+  action: string,
+  options: RefreshTokenOptions<U, P>,
+): Promise<CredentialsResponse<U, P>> {
+  const verifiedRequest = await verifyRequest(store, req, action, options);
   const { credentials, record, now } = verifiedRequest;
   const user = await fromStore(userRepo.findById(record.userId));
   if (user === null || user === undefined) {
     await fromStore(store.revoke(credentials.apiKey, now));
+    emit(options, { type: 'session.revoked', at: now, userId: record.userId, sessionIds: [record.familyId], reason: 'user-not-found' });
     throw new CaaError('USER_NOT_FOUND');
   }
   const newKey = options.generateKey ?? generateKey;
@@ -83,9 +113,11 @@ export async function refreshToken<U extends User>(
     apiKey: credentials.apiKey.slice(0, FAMILY_TAG_LENGTH) + newKey().slice(FAMILY_TAG_LENGTH),
     secretKey: newKey(),
     userId: record.userId,
-    expireIn: now + (options.ttlMs ?? DEFAULT_SESSION_TTL_MS),
+    // Never past the family's absolute lifetime (verifyRequest refused a family already past it).
+    expireIn: Math.min(now + (options.ttlMs ?? DEFAULT_SESSION_TTL_MS), record.createdAt + maxLifetimeOf(options)),
     familyId: record.familyId,
     issuedAt: now,
+    createdAt: record.createdAt,
   };
   // The candidate's apiKey is unique to this call: a resent rotation sees its own marker.
   const replay =
@@ -93,8 +125,14 @@ export async function refreshToken<U extends User>(
   const result = await fromStore(store.rotate({ ...verifiedUse(verifiedRequest, options), next, replay }));
   switch (result.outcome) {
     case 'rotated':
-    case 'grace':
-      return credentialsResponse(result.session, user);
+    case 'grace': {
+      const type = result.outcome === 'rotated' ? 'session.rotated' : 'session.grace';
+      emit(options, { type, at: now, userId: record.userId, sessionId: record.familyId });
+      return credentialsResponse(result.session, user, options);
+    }
+    case 'reused':
+      reportReuse(options, verifiedRequest, action);
+      throw refusal(result.outcome);
     default:
       throw refusal(result.outcome);
   }

@@ -8,6 +8,7 @@ import { CAA_ACTIONS } from '../protocol/actions.js';
 import type { Session } from '../models.js';
 import type { SessionStore } from '../stores/session-store.js';
 import { recordUse, verifyRequest, type AuthenticateOptions } from './authenticate.js';
+import { emit, reportFailure } from './events.js';
 import type { RequestLike } from './request.js';
 
 /**
@@ -51,5 +52,14 @@ export async function revokeSession(
   req: RequestLike,
   options: RevokeSessionOptions = {},
 ): Promise<Session> {
-  return recordUse(store, await verifyRequest(store, req, options.action ?? CAA_ACTIONS.logout, options), options, true);
+  const action = options.action ?? CAA_ACTIONS.logout;
+  try {
+    const verifiedRequest = await verifyRequest(store, req, action, options);
+    const session = await recordUse(store, verifiedRequest, options, action, true);
+    emit(options, { type: 'session.revoked', at: verifiedRequest.now, userId: session.userId, sessionIds: [session.familyId], reason: 'logout' });
+    return session;
+  } catch (err) {
+    reportFailure(options, err, action, 'revoke');
+    throw err;
+  }
 }

@@ -5,22 +5,26 @@
  * @module users/user-repository
  */
 
-import type { User } from '../models.js';
+import { userIdOf, type User, type UserLike } from '../models.js';
 
 /**
- * Finds users by id. Return `null` (or `undefined`) for an unknown id; throw only for a fault,
- * which the use cases answer with 503.
+ * Finds users by id. `id` is always the string caa-auth made of the user's `_id` at login
+ * ({@link userIdOf}: `toHexString()` of a MongoDB `ObjectId`, `String(id)` of a number), whatever
+ * the store: turn it back into the database's type here. Return `null` (or `undefined`) for an
+ * unknown id; throw only for a fault, which the use cases answer with 503.
  *
  * @example
  * ```ts
+ * import { ObjectId } from 'mongodb';
  * import type { UserRepository } from 'caa-auth';
  *
- * const users: UserRepository = {
- *   findById: (id) => db.collection('users').findOne({ _id: new ObjectId(id) }),
+ * const users: UserRepository<AppUser> = {
+ *   // A string that is not a valid ObjectId names no user (new ObjectId would throw: a 503).
+ *   findById: (id) => (ObjectId.isValid(id) ? db.collection<AppUser>('users').findOne({ _id: new ObjectId(id) }) : Promise.resolve(null)),
  * };
  * ```
  */
-export interface UserRepository<U extends User = User> {
+export interface UserRepository<U extends UserLike = User> {
   findById(id: string): Promise<U | null | undefined>;
 }
 
@@ -35,7 +39,7 @@ export interface UserRepository<U extends User = User> {
  * await users.findById('u1');
  * ```
  */
-export class MemoryUserRepository<U extends User = User> implements UserRepository<U> {
+export class MemoryUserRepository<U extends UserLike = User> implements UserRepository<U> {
   readonly #users = new Map<string, U>();
 
   constructor(users: Iterable<U> = []) {
@@ -52,13 +56,13 @@ export class MemoryUserRepository<U extends User = User> implements UserReposito
     return null;
   }
 
-  /** Adds or replaces a user. */
+  /** Adds or replaces a user (keyed by the string form of its `_id`, as sessions name it). */
   save(user: U): void {
-    this.#users.set(user._id, user);
+    this.#users.set(userIdOf(user), user);
   }
 
   /** Removes a user; true if there was one. */
-  delete(id: string): boolean {
-    return this.#users.delete(id);
+  delete(id: UserLike['_id']): boolean {
+    return this.#users.delete(userIdOf(id));
   }
 }

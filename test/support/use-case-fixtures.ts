@@ -126,6 +126,7 @@ export function newSession(now: number, userId = 'user-1', ttlMs = 259_200_000):
     expireIn: now + ttlMs,
     familyId: generateKey(),
     issuedAt: now,
+    createdAt: now,
   };
 }
 
@@ -138,5 +139,6 @@ export function successorOf(session: Session, now: number, ttlMs = 259_200_000):
     expireIn: now + ttlMs,
     familyId: session.familyId,
     issuedAt: now,
+    createdAt: session.createdAt,
   };
 }
