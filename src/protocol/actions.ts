@@ -26,6 +26,12 @@ export const CAA_ACTIONS = {
   updateMyProfile: 'client:my:update-my-profile',
   /** `DELETE /api/my/logout` */
   logout: 'client:my:logout',
+  /** `GET /api/my/sessions`: the user's sessions (devices). Added by caa-auth; not in the original API. */
+  listMySessions: 'client:my:list-sessions',
+  /** `DELETE /api/my/sessions/:id`: sign out one of the user's sessions. Added by caa-auth. */
+  revokeMySession: 'client:my:revoke-session',
+  /** `DELETE /api/my/sessions`: sign out every session but the caller's ("log out other devices"). Added by caa-auth. */
+  revokeMyOtherSessions: 'client:my:revoke-other-sessions',
 } as const;
 
 /**
