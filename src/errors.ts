@@ -92,6 +92,9 @@ const STATUS_AND_MESSAGE: { readonly [C in CaaErrorCode]: readonly [number, CaaM
   STORE_UNAVAILABLE: [503, CAA_MESSAGES.storeUnavailable],
 };
 
+/** The brand of a CaaError, the same in every copy of the package (a registered symbol). */
+const CAA_ERROR_BRAND: unique symbol = Symbol.for('caa-auth.CaaError') as never;
+
 /**
  * Thrown by every function of caa-auth that rejects a request. `status` is the HTTP status to
  * answer with and `toJSON()` the body, so a framework can send it as it is.
@@ -113,6 +116,15 @@ const STATUS_AND_MESSAGE: { readonly [C in CaaErrorCode]: readonly [number, CaaM
  * ```
  */
 export class CaaError extends Error {
+  /**
+   * `instanceof CaaError` is true for a CaaError of either build (ESM and CJS loaded together, or
+   * two copies of the package): both brand their errors with the same registered symbol.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== CaaError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as { [CAA_ERROR_BRAND]?: unknown })[CAA_ERROR_BRAND] === true;
+  }
+
   /** HTTP status to answer with. */
   readonly status: number;
   /** The finer, machine-readable reason. */
@@ -125,6 +137,7 @@ export class CaaError extends Error {
     this.name = 'CaaError';
     this.status = status;
     this.code = code;
+    Object.defineProperty(this, CAA_ERROR_BRAND, { value: true });
   }
 
   /** The response body: `{ message }`, nothing else. */
@@ -134,13 +147,14 @@ export class CaaError extends Error {
 }
 
 /**
- * True when `err` is a {@link CaaError}, also across module copies (ESM and CJS builds loaded together).
+ * True when `err` is a {@link CaaError}, also across module copies (ESM and CJS builds loaded
+ * together); the same as `err instanceof CaaError`.
  *
  * @example
  * ```ts
  * import { isCaaError } from 'caa-auth';
  *
- * // Not `instanceof`: that misses a CaaError thrown by the package's other build (ESM vs CJS).
+ * // The same as `err instanceof CaaError`, which also holds across the ESM and CJS builds.
  * app.use((err, req, res, next) => {
  *   if (isCaaError(err)) return res.status(err.status).json(err); // body: { message }
  *   next(err);
@@ -148,11 +162,72 @@ export class CaaError extends Error {
  * ```
  */
 export function isCaaError(err: unknown): err is CaaError {
-  return (
-    err instanceof CaaError ||
-    (err instanceof Error &&
-      err.name === 'CaaError' &&
-      typeof (err as { code?: unknown }).code === 'string' &&
-      typeof (err as { status?: unknown }).status === 'number')
-  );
+  return err instanceof CaaError;
+}
+
+/**
+ * An HTTP answer to an error, framework-free: what every integration sends.
+ *
+ * @example
+ * ```ts
+ * import { toErrorResponse, type ErrorResponse } from 'caa-auth';
+ *
+ * const { status, body }: ErrorResponse = toErrorResponse(err);
+ * ctx.status = status; // Koa
+ * ctx.body = body;
+ * ```
+ */
+export interface ErrorResponse {
+  status: number;
+  /** `{ message }`: one of the wire messages for a CaaError, a generic one otherwise. */
+  body: { message: string };
+}
+
+/** The status a framework's own client error (bad JSON, a body too large) carries, if it is a 4xx. */
+function clientErrorStatus(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const { status, statusCode } = err as { status?: unknown; statusCode?: unknown };
+  const value = typeof status === 'number' ? status : statusCode;
+  return typeof value === 'number' && Number.isInteger(value) && value >= 400 && value < 500 ? value : undefined;
+}
+
+/**
+ * The answer to any error: a {@link CaaError} is its `status` and `{ message }` (one of the wire
+ * messages, spec §5); a framework's own client error (an `Error` with a 4xx `status` or
+ * `statusCode`: malformed JSON, a body too large) keeps its status with
+ * `{ message: 'invalid request' }`; anything else is `500 { message: 'internal error' }`. Nothing
+ * of the error is echoed.
+ *
+ * @example
+ * ```ts
+ * import { toErrorResponse } from 'caa-auth';
+ *
+ * app.use((err, req, res, next) => {
+ *   const { status, body } = toErrorResponse(err);
+ *   res.status(status).json(body);
+ * });
+ * ```
+ */
+export function toErrorResponse(err: unknown): ErrorResponse {
+  if (isCaaError(err)) return { status: err.status, body: err.toJSON() };
+  const status = err instanceof Error ? clientErrorStatus(err) : undefined;
+  if (status !== undefined) return { status, body: { message: 'invalid request' } };
+  return { status: 500, body: { message: 'internal error' } };
+}
+
+/**
+ * {@link toErrorResponse} as a Fetch API `Response` (JSON), for Hono, Bun, Deno and workers.
+ *
+ * @example
+ * ```ts
+ * import { toFetchErrorResponse } from 'caa-auth';
+ *
+ * export default {
+ *   fetch: (request: Request) => handle(request).catch(toFetchErrorResponse),
+ * };
+ * ```
+ */
+export function toFetchErrorResponse(err: unknown): Response {
+  const { status, body } = toErrorResponse(err);
+  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json; charset=utf-8' } });
 }

@@ -5,8 +5,8 @@
  * @module caa-auth
  */
 
-export { CAA_MESSAGES, CaaError, isCaaError } from './errors.js';
-export type { CaaErrorCode, CaaMessage } from './errors.js';
+export { CAA_MESSAGES, CaaError, isCaaError, toErrorResponse, toFetchErrorResponse } from './errors.js';
+export type { CaaErrorCode, CaaMessage, ErrorResponse } from './errors.js';
 export { MAX_USER_ID_LENGTH, PRIVATE_USER_FIELDS, PUBLIC_USER_FIELDS, toPublicUser, userIdOf } from './models.js';
 export type { CredentialsResponse, Gender, PublicUser, RefreshTokenResponse, Session, User, UserId, UserLike } from './models.js';
 export {

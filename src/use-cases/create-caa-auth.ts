@@ -5,7 +5,7 @@
  * @module use-cases/create-caa-auth
  */
 
-import type { CredentialsResponse, PublicUser, Session, User, UserId, UserLike } from '../models.js';
+import { toPublicUser, type CredentialsResponse, type PublicUser, type Session, type User, type UserId, type UserLike } from '../models.js';
 import type { SessionMetadata, SessionStore } from '../stores/session-store.js';
 import type { UserRepository } from '../users/user-repository.js';
 import { authenticate, type AuthenticateOptions } from './authenticate.js';
@@ -81,6 +81,12 @@ export interface CaaAuth<U extends UserLike = User, P = PublicUser<U>> {
   readonly store: SessionStore;
   /** The user repository the configuration uses. */
   readonly users: UserRepository<U>;
+  /**
+   * The user as a response carries it: the `publicUser` option, or {@link toPublicUser}.
+   *
+   * @param user - A stored user.
+   */
+  publicUser(user: U): P;
   /**
    * Login: mints a session for a user the application has verified. See {@link issueSession}.
    *
@@ -236,9 +242,11 @@ export function createCaaAuth<U extends UserLike = User, P = PublicUser<U>>(conf
       emit(events, { type: 'store.condition', at: (config.now ?? Date.now)(), condition: condition.condition, message: condition.message });
     });
   }
+  const publicUser = config.publicUser ?? (toPublicUser as (user: U) => P);
   return {
     store,
     users,
+    publicUser: (user) => publicUser(user),
     issueSession: (user, options = {}) => issueSession<U, P>(store, user, { ...issue, ...defined({ metadata: options.metadata }) }),
     authenticate: (req, action, options = {}) =>
       authenticate(store, req, action, options.replayProtection === undefined ? shared : { ...shared, replayProtection: options.replayProtection }),

@@ -1,0 +1,129 @@
+/**
+ * caa-auth for Fastify 5, as a plugin: `request.caaSession`, an `onRequest` hook per route
+ * (`app.caaAuth(action)`, or the route option `config: { caa: action }`) that runs before the body
+ * is parsed, errors answered as JSON by the hook itself, and the ready-made routes. `fastify` is an
+ * optional peer dependency: this module imports only its types (and marks the plugin the way
+ * fastify-plugin does, so it decorates the app it is registered on and Fastify checks its version).
+ *
+ * @module caa-auth/fastify
+ */
+
+import { toErrorResponse, type CaaAuth, type Session, type UserLike } from 'caa-auth';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import { caaRouteTable, type CaaRoutesOptions } from './routes.js';
+
+export { LOGIN_FAILED, SESSION_NOT_FOUND, caaRouteTable, defaultLoginMetadata } from './routes.js';
+export type { CaaRoute, CaaRouteAnswer, CaaRouteInput, CaaRoutesOptions } from './routes.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The live session of a request that passed a caa-auth hook; `null` elsewhere. */
+    caaSession: Session | null;
+  }
+  interface FastifyInstance {
+    /** An `onRequest` hook that authenticates requests signed with `action`. */
+    caaAuth(action: string, options?: { replayProtection?: boolean }): onRequestAsyncHookHandler;
+  }
+  interface FastifyContextConfig {
+    /** The action a route's requests must be signed with: the plugin adds its hook to the route. */
+    caa?: string;
+  }
+}
+
+/**
+ * Options of {@link caaPlugin}.
+ *
+ * @example
+ * ```ts
+ * import { caaPlugin, type CaaPluginOptions } from 'caa-auth/fastify';
+ *
+ * const options: CaaPluginOptions = { auth, routes: { verifyLogin: (body) => checkPassword(body) } };
+ * await app.register(caaPlugin, options);
+ * ```
+ */
+export interface CaaPluginOptions<U extends UserLike = UserLike, P = unknown> {
+  /** The configured auth object (`createCaaAuth`). */
+  auth: CaaAuth<U, P>;
+  /** Mounts the ready-made routes too (see `caaRouteTable`). */
+  routes?: CaaRoutesOptions<U>;
+  /**
+   * Sets an error handler on the app that answers every error as `toErrorResponse` does (a
+   * CaaError as status + `{ message }`, anything else 500 `{ message: 'internal error' }`).
+   * Default `true`; `false` leaves the app's own.
+   */
+  errorHandler?: boolean;
+}
+
+/** Answers an error as JSON (the hook's own refusals, and the error handler's). */
+function answer(reply: FastifyReply, err: unknown): FastifyReply {
+  const { status, body } = toErrorResponse(err);
+  return reply.code(status).type('application/json; charset=utf-8').send(body);
+}
+
+function hook<U extends UserLike, P>(auth: CaaAuth<U, P>, action: string, options: { replayProtection?: boolean } = {}): onRequestAsyncHookHandler {
+  if (typeof action !== 'string' || action.length === 0) throw new TypeError('caaAuth: action must be a non-empty string');
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    try {
+      request.caaSession = await auth.authenticate(request, action, options);
+    } catch (err) {
+      // Answered here, before body parsing and whatever error handler the app has.
+      await answer(reply, err);
+    }
+  };
+}
+
+async function plugin(app: FastifyInstance, options: CaaPluginOptions): Promise<void> {
+  const { auth } = options;
+  if (typeof auth?.authenticate !== 'function') throw new TypeError('caaPlugin: options.auth must be the object createCaaAuth returns');
+  app.decorateRequest('caaSession', null);
+  app.decorate('caaAuth', (action: string, hookOptions?: { replayProtection?: boolean }) => hook(auth, action, hookOptions));
+  app.addHook('onRoute', (route) => {
+    const action = (route.config as { caa?: unknown } | undefined)?.caa;
+    if (action === undefined) return;
+    if (typeof action !== 'string') throw new TypeError(`caaPlugin: config.caa of ${route.method} ${route.url} must be an action string`);
+    const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
+    route.onRequest = [hook(auth, action), ...existing];
+  });
+  if (options.errorHandler !== false) {
+    app.setErrorHandler((err, _request, reply) => answer(reply, err));
+  }
+  if (options.routes !== undefined) {
+    for (const route of caaRouteTable(auth, options.routes)) {
+      app.route({
+        method: route.method,
+        url: route.path,
+        handler: async (request, reply) => {
+          const { status, body } = await route.handle({
+            req: request,
+            body: request.body,
+            params: request.params as Record<string, string | undefined>,
+          });
+          return reply.code(status).send(body);
+        },
+      });
+    }
+  }
+}
+
+// What fastify-plugin sets: no encapsulation (the decorations reach the app), a name, the versions it supports.
+Object.assign(plugin, {
+  [Symbol.for('skip-override')]: true,
+  [Symbol.for('fastify.display-name')]: 'caa-auth',
+  [Symbol.for('plugin-meta')]: { name: 'caa-auth', fastify: '5.x' },
+});
+
+/**
+ * The Fastify plugin. Register it once; then authenticate a route with `onRequest:
+ * app.caaAuth(action)` or `config: { caa: action }`, and read `request.caaSession`.
+ *
+ * @example
+ * ```ts
+ * import Fastify from 'fastify';
+ * import { caaPlugin } from 'caa-auth/fastify';
+ *
+ * const app = Fastify();
+ * await app.register(caaPlugin, { auth, routes: { verifyLogin: (body) => checkPassword(body) } });
+ * app.get('/api/orders', { config: { caa: 'shop:orders:list' } }, async (request) => listOrders(request.caaSession!.userId));
+ * ```
+ */
+export const caaPlugin: FastifyPluginAsync<CaaPluginOptions> = plugin;

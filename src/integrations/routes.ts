@@ -1,0 +1,208 @@
+/**
+ * The endpoints of the original client API (login, profile, refresh, logout) and the session
+ * endpoints caa-auth adds, as a framework-free table: each route is a method, a path and a
+ * handler from a request to `{ status, body }`. The Express, Fastify and Hono integrations mount
+ * the same table, so that they cannot differ; no rule lives here that is not a use case's.
+ *
+ * @module integrations/routes
+ */
+
+import { CAA_ACTIONS, CaaError, type CaaAuth, type RequestLike, type SessionMetadata, type UserLike } from 'caa-auth';
+
+/**
+ * What a route handler gets: the request (for its headers), the parsed body and the path parameters.
+ *
+ * @example
+ * ```ts
+ * import type { CaaRouteInput } from 'caa-auth/express';
+ *
+ * const input: CaaRouteInput = { req, body: req.body, params: req.params };
+ * ```
+ */
+export interface CaaRouteInput {
+  req: RequestLike;
+  body: unknown;
+  params: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * An answer: a status and a JSON body.
+ *
+ * @example
+ * ```ts
+ * import type { CaaRouteAnswer } from 'caa-auth/express';
+ *
+ * const ok: CaaRouteAnswer = { status: 200, body: { message: 'ok' } };
+ * ```
+ */
+export interface CaaRouteAnswer {
+  status: number;
+  body: unknown;
+}
+
+/**
+ * One endpoint: what the integrations mount.
+ *
+ * @example
+ * ```ts
+ * import { caaRouteTable } from 'caa-auth/express';
+ *
+ * for (const route of caaRouteTable(auth, { verifyLogin })) console.log(route.method, route.path);
+ * ```
+ */
+export interface CaaRoute {
+  method: 'GET' | 'POST' | 'DELETE';
+  /** With `:id` for a path parameter (Express, Fastify and Hono all read it so). */
+  path: string;
+  handle(input: CaaRouteInput): Promise<CaaRouteAnswer>;
+}
+
+/**
+ * Options of the ready-made routes.
+ *
+ * @example
+ * ```ts
+ * import type { CaaRoutesOptions } from 'caa-auth/express';
+ *
+ * const options: CaaRoutesOptions<AppUser> = {
+ *   // Login stays the application's: check the password, return the user or null.
+ *   verifyLogin: async (body) => checkPassword(body),
+ *   metadata: (body, req) => ({ userAgent: req.headers['user-agent'] ?? null }),
+ * };
+ * ```
+ */
+export interface CaaRoutesOptions<U extends UserLike> {
+  /**
+   * Checks a login request's body (whatever the application's login form sends) and returns the
+   * user it proves, or `null`/`undefined` for a failed login.
+   */
+  verifyLogin(body: unknown, req: RequestLike): Promise<U | null | undefined>;
+  /**
+   * What the user's device list shows about the new session. Default: `{ userAgent }` from the
+   * request's `User-Agent` header, and `device` when the login body has a string `device`.
+   */
+  metadata?: (body: unknown, req: RequestLike) => SessionMetadata | undefined;
+  /** Where the routes live; default `/api/my` (the original API's). */
+  prefix?: string;
+  /** The answer to a failed login; default 401 `{ message: 'invalid login' }`. */
+  loginFailed?: CaaRouteAnswer;
+}
+
+/** The answer to a failed login by default (not a Caa wire message: login is the application's). */
+export const LOGIN_FAILED: CaaRouteAnswer = { status: 401, body: { message: 'invalid login' } };
+
+/** The answer to `DELETE /api/my/sessions/:id` for an id the user has no live session of. */
+export const SESSION_NOT_FOUND: CaaRouteAnswer = { status: 404, body: { message: 'session not found' } };
+
+function headerOf(req: RequestLike, name: string): string | undefined {
+  const headers: unknown = typeof req === 'object' && req !== null && 'headers' in req ? req.headers : req;
+  if (typeof headers !== 'object' || headers === null) return undefined;
+  const get = (headers as { get?: unknown }).get;
+  const value: unknown = typeof get === 'function' ? get.call(headers, name) : (headers as Record<string, unknown>)[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** The default metadata of a login: its user agent, and the device name the body gives. */
+export function defaultLoginMetadata(body: unknown, req: RequestLike): SessionMetadata {
+  const device = typeof body === 'object' && body !== null ? (body as { device?: unknown }).device : undefined;
+  const metadata: Record<string, string | null> = { userAgent: headerOf(req, 'user-agent') ?? null };
+  if (typeof device === 'string') metadata.device = device;
+  return metadata;
+}
+
+const ok = (body: unknown): CaaRouteAnswer => ({ status: 200, body });
+
+/**
+ * The route table of the original API plus the session endpoints, at `prefix` (default `/api/my`):
+ *
+ * | method | path | action | answer |
+ * |---|---|---|---|
+ * | POST | `/login` | (not signed) | the credentials (spec §5) |
+ * | GET | `` (the prefix) | `client:my:fetch-my-profile` | `{ user }` |
+ * | POST | `/refresh-token` | `client:my:refresh-token` | the new credentials |
+ * | DELETE | `/logout` | `client:my:logout` | `{ message: 'ok' }` |
+ * | GET | `/sessions` | `client:my:list-sessions` | `{ sessions }` (the caller's marked `current`) |
+ * | DELETE | `/sessions/:id` | `client:my:revoke-session` | `{ message: 'ok' }`, or 404 `{ message: 'session not found' }` |
+ * | DELETE | `/sessions` | `client:my:revoke-other-sessions` | `{ message: 'ok', revoked }` (all but the caller's) |
+ *
+ * @param auth - The configured auth object ({@link createCaaAuth}).
+ * @param options - `verifyLogin` (required), `metadata`, `prefix`, `loginFailed`.
+ *
+ * @example
+ * ```ts
+ * import { caaRouteTable } from 'caa-auth/express';
+ *
+ * // A framework without an integration mounts the table itself.
+ * for (const route of caaRouteTable(auth, { verifyLogin })) router.on(route.method, route.path, adapt(route.handle));
+ * ```
+ */
+export function caaRouteTable<U extends UserLike, P>(auth: CaaAuth<U, P>, options: CaaRoutesOptions<U>): CaaRoute[] {
+  if (typeof options?.verifyLogin !== 'function') {
+    throw new TypeError('caa-auth routes: verifyLogin must be a function (body, req) => user | null');
+  }
+  const prefix = options.prefix ?? '/api/my';
+  const metadataOf = options.metadata ?? defaultLoginMetadata;
+  const loginFailed = options.loginFailed ?? LOGIN_FAILED;
+  return [
+    {
+      method: 'POST',
+      path: `${prefix}/login`,
+      async handle({ req, body }) {
+        const user = await options.verifyLogin(body, req);
+        if (user === null || user === undefined) return loginFailed;
+        const metadata = metadataOf(body, req);
+        return ok(await auth.issueSession(user, metadata === undefined ? {} : { metadata }));
+      },
+    },
+    {
+      method: 'GET',
+      path: prefix,
+      async handle({ req }) {
+        const session = await auth.authenticate(req, CAA_ACTIONS.fetchMyProfile);
+        const user = await auth.users.findById(session.userId).catch((cause: unknown) => {
+          throw new CaaError('STORE_UNAVAILABLE', { cause });
+        });
+        if (user === null || user === undefined) throw new CaaError('USER_NOT_FOUND');
+        return ok({ user: auth.publicUser(user) });
+      },
+    },
+    {
+      method: 'POST',
+      path: `${prefix}/refresh-token`,
+      handle: async ({ req }) => ok(await auth.refreshToken(req)),
+    },
+    {
+      method: 'DELETE',
+      path: `${prefix}/logout`,
+      async handle({ req }) {
+        await auth.revokeSession(req);
+        return ok({ message: 'ok' });
+      },
+    },
+    {
+      method: 'GET',
+      path: `${prefix}/sessions`,
+      async handle({ req }) {
+        const session = await auth.authenticate(req, CAA_ACTIONS.listMySessions);
+        return ok({ sessions: await auth.listSessions(session.userId, { current: session }) });
+      },
+    },
+    {
+      method: 'DELETE',
+      path: `${prefix}/sessions/:id`,
+      async handle({ req, params }) {
+        const session = await auth.authenticate(req, CAA_ACTIONS.revokeMySession);
+        const revoked = await auth.revokeUserSession(session.userId, params.id ?? '');
+        return revoked ? ok({ message: 'ok' }) : SESSION_NOT_FOUND;
+      },
+    },
+    {
+      method: 'DELETE',
+      path: `${prefix}/sessions`,
+      async handle({ req }) {
+        const session = await auth.authenticate(req, CAA_ACTIONS.revokeMyOtherSessions);
+        return ok({ message: 'ok', revoked: await auth.revokeUserSessions(session.userId, { except: session }) });
+      },
+    },
+  ];
+}
