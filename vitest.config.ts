@@ -5,6 +5,9 @@ export default defineConfig({
   resolve: {
     alias: {
       'caa-auth/client': fileURLToPath(new URL('./src/client/index.ts', import.meta.url)),
+      'caa-auth/express': fileURLToPath(new URL('./src/integrations/express.ts', import.meta.url)),
+      'caa-auth/fastify': fileURLToPath(new URL('./src/integrations/fastify.ts', import.meta.url)),
+      'caa-auth/hono': fileURLToPath(new URL('./src/integrations/hono.ts', import.meta.url)),
       'caa-auth': fileURLToPath(new URL('./src/index.ts', import.meta.url)),
     },
   },
