@@ -7,7 +7,7 @@
  * @module client/client
  */
 
-import type { CredentialsResponse, PublicUser, User } from '../models.js';
+import type { CredentialsResponse, PublicUser, User, UserLike } from '../models.js';
 import { CAA_ACTIONS } from '../protocol/actions.js';
 import { CaaClock, parseHttpDate } from './clock.js';
 import { CaaClientError, isCaaClientError } from './errors.js';
@@ -26,13 +26,16 @@ import { signCaaHeaderAsync } from './sign.js';
 export const DEFAULT_REFRESH_AHEAD_MS = 60_000;
 
 /**
- * Paths of the original client API (spec §3), used by the convenience methods.
+ * Paths of the original client API (spec §3), used by the convenience methods, and of the
+ * session-management endpoints caa-auth's example servers add (`mySessions`: `GET` lists the
+ * user's sessions, `DELETE` signs out the others, `DELETE /api/my/sessions/:id` one of them).
  *
  * @example
  * ```ts
  * import { CAA_PATHS } from 'caa-auth/client';
  *
  * CAA_PATHS.refreshToken; // '/api/my/refresh-token'
+ * CAA_PATHS.mySessions; // '/api/my/sessions'
  * ```
  */
 export const CAA_PATHS = {
@@ -40,12 +43,63 @@ export const CAA_PATHS = {
   fetchMyProfile: '/api/my',
   refreshToken: '/api/my/refresh-token',
   logout: '/api/my/logout',
+  mySessions: '/api/my/sessions',
 } as const;
 
 /** Wire messages (spec §5) the client acts on. */
 const INVALID_SIGNATURE = 'invalid signature';
 const APIKEY_NOT_FOUND = 'apiKey not found';
 const USER_NOT_FOUND = 'user not found';
+/** Not a Caa wire message: the example servers' answer to revoking a session the caller does not have. */
+const SESSION_NOT_FOUND = 'session not found';
+
+/**
+ * One of the user's sessions (a device), as `GET /api/my/sessions` lists it: the shape of
+ * caa-auth's server-side `SessionInfo`, declared here so that the client imports nothing of the
+ * server. A session is every pair descended from one login; its `sessionId` is stable across
+ * refreshes and is not a credential.
+ *
+ * @example
+ * ```ts
+ * import type { SessionInfo } from 'caa-auth/client';
+ *
+ * const label = (s: SessionInfo) => `${s.metadata.device ?? s.metadata.userAgent ?? 'unknown device'}${s.current ? ' (this device)' : ''}`;
+ * ```
+ */
+export interface SessionInfo {
+  /** The session's id: what {@link CaaClient.revokeSession} takes. */
+  sessionId: string;
+  userId: string;
+  /** The login, epoch ms of the server's clock. */
+  createdAt: number;
+  /** When the live pair was issued (the last refresh, or the login), epoch ms. */
+  refreshedAt: number;
+  /** When the live pair expires, epoch ms. */
+  expireIn: number;
+  /** What the server recorded at login (the example servers: `userAgent`, `ip`, `device`). */
+  metadata: Readonly<Record<string, string | number | boolean | null>>;
+  /** True for the session this client's request was signed with. */
+  current: boolean;
+}
+
+/**
+ * Options of {@link CaaClient.login}.
+ *
+ * @example
+ * ```ts
+ * import type { CaaLoginOptions } from 'caa-auth/client';
+ *
+ * const options: CaaLoginOptions = { device: 'Pixel 8' };
+ * await client.login('13000000000', 'secret', options);
+ * ```
+ */
+export interface CaaLoginOptions {
+  /**
+   * A name for this device, sent as `device` in the login body; the example servers record it in
+   * the session's metadata, where the user's device list shows it. Default: none sent.
+   */
+  readonly device?: string;
+}
 
 /**
  * The credential pair a client holds (spec §1): what `onCredentials` hands over to persist.
@@ -150,7 +204,7 @@ export interface CaaRequestOptions {
  * const client: CaaClient = createCaaClient({ baseUrl: 'https://api.example.com' });
  * ```
  */
-export interface CaaClient<U extends User = User> {
+export interface CaaClient<U extends UserLike = User> {
   /** The credentials held now, or `null` when logged out (also after a logout the server did not confirm). */
   readonly credentials: CaaClientCredentials | null;
   /** Server time minus local time, ms, as learned from the server's `Date` headers. */
@@ -166,8 +220,11 @@ export interface CaaClient<U extends User = User> {
    *   non-2xx answer (after the retries described at {@link createCaaClient}).
    */
   request<T = unknown>(method: string, path: string, options: CaaRequestOptions): Promise<T>;
-  /** `POST /api/my/login` with `{ mobile, password }` (not signed); keeps the issued credentials. */
-  login(mobile: string, password: string): Promise<CredentialsResponse<U>>;
+  /**
+   * `POST /api/my/login` with `{ mobile, password }` (and `device`, when `options.device` is given;
+   * not signed); keeps the issued credentials.
+   */
+  login(mobile: string, password: string, options?: CaaLoginOptions): Promise<CredentialsResponse<U>>;
   /** `GET /api/my`, signed with `client:my:fetch-my-profile`: the `user` of the `{ user }` body. */
   profile(): Promise<PublicUser<U>>;
   /**
@@ -209,6 +266,53 @@ export interface CaaClient<U extends User = User> {
    * ```
    */
   logout(): Promise<void>;
+  /**
+   * `GET /api/my/sessions`, signed with `client:my:list-sessions`: the user's live sessions
+   * (devices), oldest login first, this client's own marked `current: true`.
+   *
+   * @throws {@link CaaClientError} as {@link CaaClient.request} does (`HTTP_ERROR` 404 `apiKey not
+   *   found` when this session was signed out elsewhere; `NO_CREDENTIALS`; `LOGGED_OUT` from a
+   *   refresh ahead that found the session gone); `INVALID_RESPONSE` for a 2xx body without a
+   *   `sessions` array.
+   *
+   * @example
+   * ```ts
+   * for (const s of await client.sessions()) console.log(s.sessionId, s.metadata.device, s.current ? '(this device)' : '');
+   * ```
+   */
+  sessions(): Promise<SessionInfo[]>;
+  /**
+   * `DELETE /api/my/sessions/:id`, signed with `client:my:revoke-session`: signs out one of the
+   * user's sessions (a device of the list). Resolves `true` when it was revoked, `false` when the
+   * server answered `404 session not found` (already gone, or not a session of this user). To sign
+   * out this device, call {@link CaaClient.logout}: revoking the client's own session by id leaves it
+   * holding a pair the server no longer knows.
+   *
+   * @throws {@link CaaClientError} `INVALID_PATH` for an empty id or `.`/`..` (nothing sent); else as
+   *   {@link CaaClient.request} does.
+   *
+   * @example
+   * ```ts
+   * const [lost] = (await client.sessions()).filter((s) => s.metadata.device === 'old phone');
+   * if (lost !== undefined) await client.revokeSession(lost.sessionId);
+   * ```
+   */
+  revokeSession(sessionId: string): Promise<boolean>;
+  /**
+   * `DELETE /api/my/sessions`, signed with `client:my:revoke-other-sessions` ("log out other
+   * devices"): revokes every session of the user but this client's; resolves with how many were
+   * revoked. This client stays logged in with the pair it holds.
+   *
+   * @throws {@link CaaClientError} as {@link CaaClient.request} does; `INVALID_RESPONSE` for a 2xx
+   *   body without a `revoked` count.
+   *
+   * @example
+   * ```ts
+   * const revoked = await client.logoutOtherDevices();
+   * console.log(`${revoked} other device(s) signed out`);
+   * ```
+   */
+  logoutOtherDevices(): Promise<number>;
 }
 
 /** How one call is sent. */
@@ -269,6 +373,7 @@ const INVALID_PATH_MESSAGE = 'path must start with one "/" and stay on the base 
 const INVALID_BASE_URL_MESSAGE = 'baseUrl must be an absolute http(s) URL without query, fragment or user info';
 const REDIRECT_REFUSED_MESSAGE = 'redirect refused: the client never follows one';
 const LOGOUT_UNCONFIRMED_MESSAGE = 'logout not confirmed by the server: call logout() again to retry';
+const INVALID_SESSION_ID_MESSAGE = 'sessionId must be a non-empty string other than "." and ".."';
 
 /** The page's address in a browser, against which a relative `baseUrl` resolves; `undefined` elsewhere. */
 function documentAddress(): string | undefined {
@@ -314,7 +419,7 @@ async function discardBody(response: Response): Promise<void> {
 
 const defaultFetch: FetchLike = (input, init) => globalThis.fetch(input, init);
 
-class Client<U extends User> implements CaaClient<U> {
+class Client<U extends UserLike> implements CaaClient<U> {
   readonly #origin: string;
   /** Path prefix of the base URL, without a trailing `/` ('' for none). */
   readonly #prefix: string;
@@ -366,13 +471,13 @@ class Client<U extends User> implements CaaClient<U> {
     return answer.body as T;
   }
 
-  async login(mobile: string, password: string): Promise<CredentialsResponse<U>> {
+  async login(mobile: string, password: string, options: CaaLoginOptions = {}): Promise<CredentialsResponse<U>> {
     const answer = await this.#send({
       pair: null,
       method: 'POST',
       path: CAA_PATHS.login,
       action: CAA_ACTIONS.login,
-      body: { mobile, password },
+      body: options.device === undefined ? { mobile, password } : { mobile, password, device: options.device },
       headers: undefined,
       signal: undefined,
       signed: false,
@@ -396,6 +501,43 @@ class Client<U extends User> implements CaaClient<U> {
     });
     if (body.user === undefined) throw new CaaClientError('INVALID_RESPONSE', 'profile response carries no user', { status: 200, body });
     return body.user;
+  }
+
+  async sessions(): Promise<SessionInfo[]> {
+    const body = await this.request<{ sessions?: unknown } | undefined>('GET', CAA_PATHS.mySessions, {
+      action: CAA_ACTIONS.listMySessions,
+    });
+    const sessions = typeof body === 'object' && body !== null ? body.sessions : undefined;
+    if (!Array.isArray(sessions)) throw new CaaClientError('INVALID_RESPONSE', 'sessions response carries no sessions', { status: 200, body });
+    // The server names the entries' shape (SessionInfo); the client checks only that there is a list.
+    return sessions as SessionInfo[];
+  }
+
+  async revokeSession(sessionId: string): Promise<boolean> {
+    // `.` and `..` would be dot segments of the URL (encoded or not): another path, refused here.
+    if (typeof sessionId !== 'string' || sessionId === '' || sessionId === '.' || sessionId === '..') {
+      throw new CaaClientError('INVALID_PATH', INVALID_SESSION_ID_MESSAGE);
+    }
+    try {
+      await this.request('DELETE', `${CAA_PATHS.mySessions}/${encodeURIComponent(sessionId)}`, {
+        action: CAA_ACTIONS.revokeMySession,
+      });
+      return true;
+    } catch (err) {
+      if (isCaaClientError(err) && err.code === 'HTTP_ERROR' && err.status === 404 && err.message === SESSION_NOT_FOUND) return false;
+      throw err;
+    }
+  }
+
+  async logoutOtherDevices(): Promise<number> {
+    const body = await this.request<{ revoked?: unknown } | undefined>('DELETE', CAA_PATHS.mySessions, {
+      action: CAA_ACTIONS.revokeMyOtherSessions,
+    });
+    const revoked = typeof body === 'object' && body !== null ? body.revoked : undefined;
+    if (typeof revoked !== 'number' || !Number.isInteger(revoked) || revoked < 0) {
+      throw new CaaClientError('INVALID_RESPONSE', 'response carries no revoked count', { status: 200, body });
+    }
+    return revoked;
   }
 
   refresh(): Promise<CredentialsResponse<U>> {
@@ -691,6 +833,6 @@ function isSessionGone(err: CaaClientError): boolean {
  * await client.logout();
  * ```
  */
-export function createCaaClient<U extends User = User>(options: CaaClientOptions): CaaClient<U> {
+export function createCaaClient<U extends UserLike = User>(options: CaaClientOptions): CaaClient<U> {
   return new Client<U>(options);
 }

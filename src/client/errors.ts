@@ -14,8 +14,8 @@
  * | `HTTP_ERROR` | the response's | the server answered with a non-2xx status |
  * | `LOGGED_OUT` | 404 | a refresh was answered `apiKey not found` or `user not found`: the session is gone and the client's credentials were cleared |
  * | `NO_CREDENTIALS` | 0 | a signed call was made while the client holds no credentials |
- * | `INVALID_RESPONSE` | the response's | a 2xx answer to login or refresh did not carry credentials |
- * | `INVALID_PATH` | 0 | a request path that does not start with one `/`, or that would leave the base URL (another origin, or above its path prefix); nothing was signed or sent |
+ * | `INVALID_RESPONSE` | the response's | a 2xx answer did not carry what its method returns: credentials (login, refresh), `user` (profile), a `sessions` array (sessions), a `revoked` count (logoutOtherDevices) |
+ * | `INVALID_PATH` | 0 | a request path that does not start with one `/`, or that would leave the base URL (another origin, or above its path prefix), or a `revokeSession` id that is empty, `.` or `..`; nothing was signed or sent |
  * | `INVALID_BASE_URL` | 0 | `createCaaClient` was given a `baseUrl` that is not an absolute `http(s)` URL without query, fragment or user info |
  * | `REDIRECT_REFUSED` | the response's | the server answered with a redirect (3xx, or an opaque redirect in browsers), or a `fetch` that followed one anyway answered from another origin: the client never follows a redirect, so no body and no signed header goes anywhere else |
  * | `LOGOUT_UNCONFIRMED` | the response's, 0 without one | the server did not confirm a logout (network error, 5xx, 400, …); the credentials are cleared all the same, and calling `logout()` again retries the revocation |

@@ -16,7 +16,7 @@
  */
 
 export { CAA_PATHS, DEFAULT_REFRESH_AHEAD_MS, createCaaClient } from './client.js';
-export type { CaaClient, CaaClientCredentials, CaaClientOptions, CaaRequestOptions, FetchLike } from './client.js';
+export type { CaaClient, CaaClientCredentials, CaaClientOptions, CaaLoginOptions, CaaRequestOptions, FetchLike, SessionInfo } from './client.js';
 export { CLOCK_SKEW_TOLERANCE_MS, CaaClock, DATE_HEADER_RESOLUTION_MS, MAX_CLOCK_OFFSET_MS, parseHttpDate } from './clock.js';
 export type { ClockSample } from './clock.js';
 export { CaaClientError, isCaaClientError } from './errors.js';
@@ -26,4 +26,4 @@ export type { SignHeaderAsyncInput } from './sign.js';
 export { CAA_ACTIONS } from '../protocol/actions.js';
 export type { CaaAction } from '../protocol/actions.js';
 export type { SignatureInput } from '../protocol/string-to-sign.js';
-export type { CredentialsResponse, PublicUser, User } from '../models.js';
+export type { CredentialsResponse, PublicUser, User, UserLike } from '../models.js';

@@ -1,6 +1,8 @@
 /**
  * A small real HTTP server for the client tests: plain `node:http` over the library's server side
- * (MemoryStore, MemoryUserRepository, issueSession, refreshToken, authenticate, revokeSession), with
+ * (MemoryStore, MemoryUserRepository, issueSession, refreshToken, authenticate, revokeSession, and
+ * the session-management endpoints of the examples: listSessions, revokeUserSession,
+ * revokeUserSessions; a login's `device` is recorded in the session's metadata), with
  * an injectable clock (also sent as the `Date` header), a log of every request it answered, canned
  * answers (a 500, a redirect) and `Date` headers of the test's choosing.
  */
@@ -14,9 +16,12 @@ import {
   authenticate,
   isCaaError,
   issueSession,
+  listSessions,
   parseCaaHeader,
   refreshToken,
   revokeSession,
+  revokeUserSession,
+  revokeUserSessions,
   toPublicUser,
   type CredentialsResponse,
   type User,
@@ -32,6 +37,21 @@ export const TEST_USER: User = {
   mobile: '13000000000',
   password: 'correct horse',
 };
+
+/** A second user, whose sessions the first must not be able to revoke. */
+export const OTHER_USER: User = {
+  _id: '59573c395c2960da1aa83a0a',
+  registerAt: 1498889273883,
+  createAt: 1498889273883,
+  avatar: null,
+  gender: 'female',
+  name: 'Ann',
+  mobile: '13000000001',
+  password: 'battery staple',
+};
+
+/** The path of the session-management endpoints. */
+export const MY_SESSIONS = '/api/my/sessions';
 
 /** One request the server answered. */
 export interface LoggedRequest {
@@ -79,6 +99,8 @@ export interface TestServer {
   requests(method: string, path: string): LoggedRequest[];
   /** Issues a session directly (as a login would), on the server's clock. */
   issue(ttlMs?: number): Promise<CredentialsResponse>;
+  /** Issues a session of `user` directly, with `metadata`, on the server's clock. */
+  issueFor(user: User, metadata?: Record<string, string>): Promise<CredentialsResponse>;
   /** After handling the next request to this path, destroy the connection instead of answering. */
   dropNextResponse(path: string): void;
   /** Answer the next request to this path with `answer`, without handling it (the store is not touched). */
@@ -119,7 +141,7 @@ export async function startCaaServer(options: TestServerOptions = {}): Promise<T
   const now = options.now ?? Date.now;
   const replayProtection = options.replayProtection ?? true;
   const store = new MemoryStore();
-  const users = new MemoryUserRepository([TEST_USER]);
+  const users = new MemoryUserRepository([TEST_USER, OTHER_USER]);
   const log: LoggedRequest[] = [];
   let dropPath: string | null = null;
   const canned = new Map<string, CannedAnswer>();
@@ -131,11 +153,12 @@ export async function startCaaServer(options: TestServerOptions = {}): Promise<T
     const key = `${req.method ?? ''} ${path}`;
     switch (key) {
       case 'POST /api/my/login': {
-        const body = (await readJson(req)) as { mobile?: unknown; password?: unknown } | undefined;
+        const body = (await readJson(req)) as { mobile?: unknown; password?: unknown; device?: unknown } | undefined;
         const user = await users.find((u) => u.mobile === body?.mobile && u.password === body?.password);
         if (user === null) return { status: 401, body: { message: 'invalid mobile or password' } };
         const ttl = options.loginTtlMs === undefined ? {} : { ttlMs: options.loginTtlMs };
-        return { status: 200, body: await issueSession(store, user, { now, ...ttl }) };
+        const metadata = typeof body?.device === 'string' ? { device: body.device } : {};
+        return { status: 200, body: await issueSession(store, user, { now, metadata, ...ttl }) };
       }
       case 'GET /api/my': {
         const session = await authenticate(store, req, CAA_ACTIONS.fetchMyProfile, { now, replayProtection });
@@ -151,8 +174,23 @@ export async function startCaaServer(options: TestServerOptions = {}): Promise<T
       case 'DELETE /api/my/logout':
         await revokeSession(store, req, { now, replayProtection });
         return { status: 200, body: { message: 'ok' } };
-      default:
+      case `GET ${MY_SESSIONS}`: {
+        const session = await authenticate(store, req, CAA_ACTIONS.listMySessions, { now, replayProtection });
+        return { status: 200, body: { sessions: await listSessions(store, session.userId, { now, current: session }) } };
+      }
+      case `DELETE ${MY_SESSIONS}`: {
+        const session = await authenticate(store, req, CAA_ACTIONS.revokeMyOtherSessions, { now, replayProtection: true });
+        return { status: 200, body: { message: 'ok', revoked: await revokeUserSessions(store, session.userId, { now, except: session }) } };
+      }
+      default: {
+        if (req.method === 'DELETE' && path.startsWith(`${MY_SESSIONS}/`)) {
+          const session = await authenticate(store, req, CAA_ACTIONS.revokeMySession, { now, replayProtection: true });
+          const id = decodeURIComponent(path.slice(MY_SESSIONS.length + 1));
+          if (await revokeUserSession(store, session.userId, id, { now })) return { status: 200, body: { message: 'ok' } };
+          return { status: 404, body: { message: 'session not found' } };
+        }
         return { status: 404, body: { message: 'not found' } };
+      }
     }
   }
 
@@ -209,6 +247,7 @@ export async function startCaaServer(options: TestServerOptions = {}): Promise<T
     now,
     requests: (method, path) => log.filter((entry) => entry.method === method && entry.path === path),
     issue: (ttlMs) => issueSession(store, TEST_USER, ttlMs === undefined ? { now } : { now, ttlMs }),
+    issueFor: (user, metadata = {}) => issueSession(store, user, { now, metadata }),
     dropNextResponse: (path) => {
       dropPath = path;
     },
