@@ -2,14 +2,23 @@
  * `npm run demo`: the first thing to run. Starts the Fastify example in this process (memory store,
  * any free port) and walks through a session's life with the library's client,
  * `createCaaClient` from `caa-auth/client`: login → profile → refresh → the old key is refused →
- * profile with the new key → logout → the logged-out key is refused.
+ * profile with the new key; then a second device of the same user, the list of devices, "log out
+ * other devices" from the first (the second's client reports LOGGED_OUT, the first works on) →
+ * logout → the logged-out key is refused.
  *
  * Every step prints the request that went over the wire and its status. Secrets are masked.
  * Exits 0 when every step behaved as the spec says, 1 otherwise.
  */
 
 import { CAA_ACTIONS, MemoryStore, signCaaHeader, type PublicUser } from 'caa-auth';
-import { CAA_PATHS, createCaaClient, isCaaClientError, type CaaClientCredentials, type FetchLike } from 'caa-auth/client';
+import {
+  CAA_PATHS,
+  createCaaClient,
+  isCaaClientError,
+  type CaaClientCredentials,
+  type FetchLike,
+  type SessionInfo,
+} from 'caa-auth/client';
 import { buildApp } from './fastify/app.js';
 import { DEMO_MOBILE, DEMO_PASSWORD, DEMO_PROFILE, createDemoUsers } from './shared/users.js';
 
@@ -50,7 +59,16 @@ const recordingFetch: FetchLike = async (input, init) => {
   return response;
 };
 
+/** The demo user's two devices: each its own client, logged in with its own device name. */
 const client = createCaaClient({ baseUrl, fetch: recordingFetch });
+const phone = createCaaClient({ baseUrl, fetch: recordingFetch });
+
+/** A device of the list as one line: its name, where it logged in from, and whether it is the caller. */
+function describeSession(session: SessionInfo): string {
+  const { device, userAgent, ip } = session.metadata;
+  const since = new Date(session.createdAt).toISOString().slice(11, 19);
+  return `${String(device ?? '?')} (${String(userAgent ?? '?')}, ${String(ip ?? '?')}), signed in ${since} UTC${session.current ? '  ← this device' : ''}`;
+}
 
 /** A profile request signed by hand (what any client does), for a pair the client no longer holds. */
 async function profileSignedWith(pair: CaaClientCredentials): Promise<{ status: number; body: unknown }> {
@@ -76,9 +94,9 @@ let rotated: CaaClientCredentials | undefined;
 
 const steps: ReadonlyArray<readonly [title: string, run: () => Promise<string[]>]> = [
   [
-    'log in with the demo user',
+    'log in with the demo user on the laptop (device "laptop")',
     async () => {
-      const body = await client.login(DEMO_MOBILE, DEMO_PASSWORD);
+      const body = await client.login(DEMO_MOBILE, DEMO_PASSWORD, { device: 'laptop' });
       original = held();
       check(body.user.name === DEMO_PROFILE.name, `user ${DEMO_PROFILE.name}`);
       check(!('password' in body.user) && !('mobile' in body.user), 'no password or mobile in the response');
@@ -128,6 +146,56 @@ const steps: ReadonlyArray<readonly [title: string, run: () => Promise<string[]>
       check(user._id === DEMO_PROFILE._id, `user ${DEMO_PROFILE._id}`);
       check(held().apiKey === need(rotated, 'the rotated pair').apiKey, 'the request signed with the new apiKey');
       return [`user ${user.name}, signed with apiKey ${mask(held().apiKey)}`];
+    },
+  ],
+  [
+    'log in as the same user on a second device (device "phone")',
+    async () => {
+      const body = await phone.login(DEMO_MOBILE, DEMO_PASSWORD, { device: 'phone' });
+      check(body.userId === DEMO_PROFILE._id, `user ${DEMO_PROFILE._id}`);
+      return [`phone: apiKey ${mask(body.apiKey)}, a session of its own`];
+    },
+  ],
+  [
+    'list the devices, from the laptop (signed with client:my:list-sessions)',
+    async () => {
+      const sessions = await client.sessions();
+      const devices = sessions.map((session) => [session.metadata.device, session.current]);
+      check(JSON.stringify(devices) === '[["laptop",true],["phone",false]]', `the laptop (current) and the phone, got ${JSON.stringify(devices)}`);
+      return sessions.map(describeSession);
+    },
+  ],
+  [
+    'log out other devices, from the laptop (signed with client:my:revoke-other-sessions)',
+    async () => {
+      const revoked = await client.logoutOtherDevices();
+      check(revoked === 1, `1 session revoked, got ${revoked}`);
+      return [`${revoked} other device signed out; the laptop keeps its session`];
+    },
+  ],
+  [
+    'the phone is logged out',
+    async () => {
+      const profile = await phone.profile().then(
+        () => 'answered',
+        (err: unknown) => (isCaaClientError(err) ? `${err.status} ${err.message}` : String(err)),
+      );
+      check(profile === '404 apiKey not found', `404 apiKey not found, got ${profile}`);
+      const refresh = await phone.refresh().then(
+        () => 'refreshed',
+        (err: unknown) => (isCaaClientError(err) ? `${err.code} (${err.message})` : String(err)),
+      );
+      check(refresh === 'LOGGED_OUT (apiKey not found)', `LOGGED_OUT, got ${refresh}`);
+      check(phone.credentials === null, 'the phone to drop its credentials');
+      return [`phone: its key is refused (${profile}); its refresh reports ${refresh}; it holds no credentials`];
+    },
+  ],
+  [
+    'the laptop still works: its list shows only itself',
+    async () => {
+      const sessions = await client.sessions();
+      check(sessions.length === 1 && sessions[0]?.current === true, `one session, the laptop's, got ${sessions.length}`);
+      return sessions.map(describeSession);
     },
   ],
   [

@@ -1,20 +1,12 @@
 /**
  * The Caa client API as an Express 5 app. Routes only: every check and every rotation is a
- * caa-auth use case.
+ * caa-auth use case, bound to one configuration by `createCaaAuth`.
  */
 
 import express, { type ErrorRequestHandler, type Express, type Request } from 'express';
-import {
-  CAA_ACTIONS,
-  CaaError,
-  issueSession,
-  refreshToken,
-  revokeSession,
-  toPublicUser,
-  type Session,
-  type SessionStore,
-} from 'caa-auth';
+import { CAA_ACTIONS, CaaError, createCaaAuth, type Session, type SessionStore } from 'caa-auth';
 import { NOT_FOUND, toErrorResponse } from '../shared/errors.js';
+import { SESSION_NOT_FOUND, loginMetadata, type ExampleAuthOptions } from '../shared/sessions.js';
 import { LOGIN_FAILED, checkLogin, type DemoUsers } from '../shared/users.js';
 import { caaAuth } from './caa-middleware.js';
 
@@ -23,6 +15,8 @@ export interface AppOptions {
   users: DemoUsers;
   /** Adds `DELETE /api/admin/users/:id` (unauthenticated) for the end-to-end tests. */
   testRoutes?: boolean;
+  /** Passed to `createCaaAuth` (ttlMs, graceMs, maxLifetimeMs, a clock, onEvent, …); its defaults when absent. */
+  authOptions?: ExampleAuthOptions;
 }
 
 function sessionOf(req: Request): Session {
@@ -31,7 +25,8 @@ function sessionOf(req: Request): Session {
   return req.caaSession;
 }
 
-export function createApp({ store, users, testRoutes = false }: AppOptions): Express {
+export function createApp({ store, users, testRoutes = false, authOptions = {} }: AppOptions): Express {
+  const auth = createCaaAuth({ ...authOptions, store, users });
   const app = express();
   app.disable('x-powered-by');
   app.use(express.json({ limit: '16kb' }));
@@ -42,22 +37,39 @@ export function createApp({ store, users, testRoutes = false }: AppOptions): Exp
       res.status(LOGIN_FAILED.status).json(LOGIN_FAILED.body);
       return;
     }
-    res.json(await issueSession(store, user));
+    res.json(await auth.issueSession(user, { metadata: loginMetadata(req.get('user-agent'), req.ip, req.body) }));
   });
 
-  app.get('/api/my', caaAuth(store, CAA_ACTIONS.fetchMyProfile), async (req, res) => {
+  app.get('/api/my', caaAuth(auth, CAA_ACTIONS.fetchMyProfile), async (req, res) => {
     const user = await users.findById(sessionOf(req).userId);
     if (user === null) throw new CaaError('USER_NOT_FOUND');
-    res.json({ user: toPublicUser(user) });
+    res.json({ user: auth.publicUser(user) });
   });
 
   app.post('/api/my/refresh-token', async (req, res) => {
-    res.json(await refreshToken(store, users, req));
+    res.json(await auth.refreshToken(req));
   });
 
   app.delete('/api/my/logout', async (req, res) => {
-    await revokeSession(store, req);
+    await auth.revokeSession(req);
     res.json({ message: 'ok' });
+  });
+
+  app.get('/api/my/sessions', caaAuth(auth, CAA_ACTIONS.listMySessions), async (req, res) => {
+    const session = sessionOf(req);
+    res.json({ sessions: await auth.listSessions(session.userId, { current: session }) });
+  });
+
+  // The two that revoke are replay-protected: a captured header cannot sign out devices twice.
+  app.delete('/api/my/sessions/:id', caaAuth(auth, CAA_ACTIONS.revokeMySession, { replayProtection: true }), async (req, res) => {
+    const { id } = req.params;
+    if (typeof id === 'string' && (await auth.revokeUserSession(sessionOf(req).userId, id))) res.json({ message: 'ok' });
+    else res.status(SESSION_NOT_FOUND.status).json(SESSION_NOT_FOUND.body);
+  });
+
+  app.delete('/api/my/sessions', caaAuth(auth, CAA_ACTIONS.revokeMyOtherSessions, { replayProtection: true }), async (req, res) => {
+    const session = sessionOf(req);
+    res.json({ message: 'ok', revoked: await auth.revokeUserSessions(session.userId, { except: session }) });
   });
 
   if (testRoutes) {

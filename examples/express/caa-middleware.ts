@@ -1,12 +1,12 @@
 /**
- * Caa authentication for Express: `caaAuth(store, action)` makes a middleware that checks the
+ * Caa authentication for Express: `caaAuth(auth, action)` makes a middleware that checks the
  * request's `Authorization: Caa …` header for one action and puts the session on `req.caaSession`.
- * All checks are caa-auth's `authenticate`; a failure is passed to the error handler as a
- * `CaaError` (status + `{ message }`).
+ * All checks are the configured `auth.authenticate` (one `createCaaAuth` object for every route);
+ * a failure is passed to the error handler as a `CaaError` (status + `{ message }`).
  */
 
 import type { RequestHandler } from 'express';
-import { authenticate, type AuthenticateOptions, type Session, type SessionStore } from 'caa-auth';
+import type { CaaAuth, Session, UserLike } from 'caa-auth';
 
 declare global {
   // Declaration merging is how Express types request decorations.
@@ -22,13 +22,18 @@ declare global {
 /**
  * @example
  * ```ts
- * app.get('/api/my', caaAuth(store, CAA_ACTIONS.fetchMyProfile), (req, res) => { … req.caaSession … });
+ * const auth = createCaaAuth({ store, users });
+ * app.get('/api/my', caaAuth(auth, CAA_ACTIONS.fetchMyProfile), (req, res) => { … req.caaSession … });
  * ```
  */
-export function caaAuth(store: SessionStore, action: string, options: AuthenticateOptions = {}): RequestHandler {
+export function caaAuth<U extends UserLike, P>(
+  auth: CaaAuth<U, P>,
+  action: string,
+  options: { replayProtection?: boolean } = {},
+): RequestHandler {
   return async (req, _res, next) => {
     try {
-      req.caaSession = await authenticate(store, req, action, options);
+      req.caaSession = await auth.authenticate(req, action, options);
       next();
     } catch (err) {
       next(err);

@@ -5,6 +5,7 @@
 
 import { createServer } from 'node:http';
 import { readServerEnv, onShutdown } from '../shared/env.js';
+import { describeEvent } from '../shared/sessions.js';
 import { createStoreFromEnv } from '../shared/store.js';
 import { DEMO_MOBILE, createDemoUsers } from '../shared/users.js';
 import { createApp } from './app.js';
@@ -13,7 +14,13 @@ const env = readServerEnv();
 const users = await createDemoUsers({ disposable: env.testRoutes });
 const { store, description, close } = await createStoreFromEnv();
 
-const app = createApp({ store, users, testRoutes: env.testRoutes });
+const app = createApp({
+  store,
+  users,
+  testRoutes: env.testRoutes,
+  // LOG_LEVEL=debug: one line per caa-auth event (its type and kind; no ids, no metadata, no secrets).
+  authOptions: env.logEvents ? { onEvent: (event) => console.log(`[caa-example] event ${describeEvent(event)}`) } : {},
+});
 const server = createServer((req, res) => {
   const started = performance.now();
   res.on('finish', () => {

@@ -1,20 +1,12 @@
 /**
  * The Caa client API as a Fastify 5 app. Routes only: every check and every rotation is a
- * caa-auth use case.
+ * caa-auth use case, bound to one configuration by `createCaaAuth`.
  */
 
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import {
-  CAA_ACTIONS,
-  CaaError,
-  issueSession,
-  refreshToken,
-  revokeSession,
-  toPublicUser,
-  type IssueOptions,
-  type SessionStore,
-} from 'caa-auth';
+import { CAA_ACTIONS, CaaError, createCaaAuth, type SessionStore } from 'caa-auth';
 import { NOT_FOUND, toErrorResponse } from '../shared/errors.js';
+import { SESSION_NOT_FOUND, describeEvent, loginMetadata, type ExampleAuthOptions } from '../shared/sessions.js';
 import { LOGIN_FAILED, checkLogin, type DemoUsers } from '../shared/users.js';
 import { caaPlugin, sessionOf } from './caa-plugin.js';
 
@@ -26,10 +18,11 @@ export interface BuildAppOptions {
   /** Adds `DELETE /api/admin/users/:id` (unauthenticated) for the end-to-end tests. */
   testRoutes?: boolean;
   /**
-   * Passed to every caa-auth use case (session lifetime `ttlMs`, clock `now`, `skewMs`); the
-   * library's defaults when absent. The soak test uses it for a short session lifetime.
+   * Passed to `createCaaAuth`, so to every use case (session lifetime `ttlMs`, clock `now`,
+   * `skewMs`, `maxLifetimeMs`, …); the library's defaults when absent. The soak test uses it for a
+   * short session lifetime. Without an `onEvent` of its own, events are logged at `debug` level.
    */
-  useCaseOptions?: Pick<IssueOptions, 'ttlMs' | 'now' | 'skewMs'>;
+  useCaseOptions?: ExampleAuthOptions;
 }
 
 export async function buildApp({
@@ -53,25 +46,52 @@ export async function buildApp({
     else parseJson(request, text, done);
   });
 
-  await app.register(caaPlugin, { store, authenticateOptions: useCaseOptions });
+  const auth = createCaaAuth({
+    // One line per event at debug level: its type and kind (no ids, no metadata, no secrets).
+    onEvent: (event) => app.log.debug(`caa-auth event ${describeEvent(event)}`),
+    ...useCaseOptions,
+    store,
+    users,
+  });
+  await app.register(caaPlugin, { auth });
 
   app.post('/api/my/login', async (request, reply) => {
     const user = await checkLogin(users, request.body);
     if (user === null) return reply.status(LOGIN_FAILED.status).send(LOGIN_FAILED.body);
-    return issueSession(store, user, useCaseOptions);
+    return auth.issueSession(user, { metadata: loginMetadata(request.headers['user-agent'], request.ip, request.body) });
   });
 
   app.get('/api/my', { preHandler: app.caaAuth(CAA_ACTIONS.fetchMyProfile) }, async (request) => {
     const user = await users.findById(sessionOf(request).userId);
     if (user === null) throw new CaaError('USER_NOT_FOUND');
-    return { user: toPublicUser(user) };
+    return { user: auth.publicUser(user) };
   });
 
-  app.post('/api/my/refresh-token', async (request) => refreshToken(store, users, request, useCaseOptions));
+  app.post('/api/my/refresh-token', async (request) => auth.refreshToken(request));
 
   app.delete('/api/my/logout', async (request) => {
-    await revokeSession(store, request, useCaseOptions);
+    await auth.revokeSession(request);
     return { message: 'ok' };
+  });
+
+  app.get('/api/my/sessions', { preHandler: app.caaAuth(CAA_ACTIONS.listMySessions) }, async (request) => {
+    const session = sessionOf(request);
+    return { sessions: await auth.listSessions(session.userId, { current: session }) };
+  });
+
+  // The two that revoke are replay-protected: a captured header cannot sign out devices twice.
+  app.delete<{ Params: { id: string } }>(
+    '/api/my/sessions/:id',
+    { preHandler: app.caaAuth(CAA_ACTIONS.revokeMySession, { replayProtection: true }) },
+    async (request, reply) => {
+      if (await auth.revokeUserSession(sessionOf(request).userId, request.params.id)) return { message: 'ok' };
+      return reply.status(SESSION_NOT_FOUND.status).send(SESSION_NOT_FOUND.body);
+    },
+  );
+
+  app.delete('/api/my/sessions', { preHandler: app.caaAuth(CAA_ACTIONS.revokeMyOtherSessions, { replayProtection: true }) }, async (request) => {
+    const session = sessionOf(request);
+    return { message: 'ok', revoked: await auth.revokeUserSessions(session.userId, { except: session }) };
   });
 
   if (testRoutes) {

@@ -1,13 +1,14 @@
 /**
  * Caa authentication for Fastify, as a plugin (fastify-plugin, so it decorates the app it is
  * registered on). It adds `request.caaSession` and `app.caaAuth(action)`, a `preHandler` that
- * checks the request's `Authorization: Caa …` header for that action with caa-auth's
- * `authenticate`. A failure is thrown as a `CaaError` (status + `{ message }`) to the error handler.
+ * checks the request's `Authorization: Caa …` header for that action with the configured
+ * `auth.authenticate` (one `createCaaAuth` object for every route). A failure is thrown as a
+ * `CaaError` (status + `{ message }`) to the error handler.
  */
 
 import fp from 'fastify-plugin';
 import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
-import { authenticate, type AuthenticateOptions, type Session, type SessionStore } from 'caa-auth';
+import type { CaaAuth, Session } from 'caa-auth';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -15,30 +16,29 @@ declare module 'fastify' {
     caaSession: Session | null;
   }
   interface FastifyInstance {
-    /** A preHandler that authenticates requests signed with `action`. */
-    caaAuth(action: string): preHandlerAsyncHookHandler;
+    /** A preHandler that authenticates requests signed with `action` (`replayProtection`: accept each header once). */
+    caaAuth(action: string, options?: { replayProtection?: boolean }): preHandlerAsyncHookHandler;
   }
 }
 
 export interface CaaPluginOptions {
-  store: SessionStore;
-  /** Passed to `authenticate` (clock, skew, replay protection). */
-  authenticateOptions?: AuthenticateOptions;
+  /** The configured use cases: `createCaaAuth({ store, users, …options })`. */
+  auth: Pick<CaaAuth, 'authenticate'>;
 }
 
 /**
  * @example
  * ```ts
- * await app.register(caaPlugin, { store });
+ * await app.register(caaPlugin, { auth: createCaaAuth({ store, users }) });
  * app.get('/api/my', { preHandler: app.caaAuth(CAA_ACTIONS.fetchMyProfile) }, async (request) => { … });
  * ```
  */
 export const caaPlugin = fp<CaaPluginOptions>(
-  async (app, { store, authenticateOptions = {} }) => {
+  async (app, { auth }) => {
     app.decorateRequest('caaSession', null);
-    app.decorate('caaAuth', (action: string): preHandlerAsyncHookHandler => {
+    app.decorate('caaAuth', (action: string, options: { replayProtection?: boolean } = {}): preHandlerAsyncHookHandler => {
       return async (request) => {
-        request.caaSession = await authenticate(store, request, action, authenticateOptions);
+        request.caaSession = await auth.authenticate(request, action, options);
       };
     });
   },

@@ -17,7 +17,7 @@ const app = await buildApp({
   users,
   testRoutes: env.testRoutes,
   // The default request serializer has no headers; the redaction is a second lock on the door.
-  logger: { level: process.env.LOG_LEVEL ?? 'info', redact: ['req.headers.authorization'] },
+  logger: { level: env.logLevel, redact: ['req.headers.authorization'] },
 });
 await app.listen({ port: env.port, host: env.host });
 const address = app.server.address();

@@ -32,7 +32,22 @@ export const DEMO_PROFILE = {
 } as const satisfies Omit<User, 'mobile' | 'password'>;
 
 /**
- * A second user, seeded only with test routes on (`CAA_EXAMPLE_TEST_ROUTES=1`), so that a test can
+ * A second demo user, always seeded: another user's sessions to try the device list against (a
+ * session id of this user is never revocable by the demo user, and the other way round).
+ */
+export const SECOND_MOBILE = '13055818114';
+export const SECOND_PASSWORD = 'caa-second-password';
+export const SECOND_PROFILE = {
+  _id: '59573c395c2960da1aa83a0a',
+  registerAt: 1498889273883,
+  createAt: 1498889273883,
+  avatar: null,
+  gender: 'female',
+  name: 'Ann',
+} as const satisfies Omit<User, 'mobile' | 'password'>;
+
+/**
+ * A third user, seeded only with test routes on (`CAA_EXAMPLE_TEST_ROUTES=1`), so that a test can
  * delete it and watch its live session answer 404 `user not found`.
  */
 export const DISPOSABLE_MOBILE = '13055818113';
@@ -46,10 +61,11 @@ export const DISPOSABLE_PROFILE = {
   name: 'Disposable',
 } as const satisfies Omit<User, 'mobile' | 'password'>;
 
-/** Builds the user repository with the demo user (and the disposable one when asked). */
+/** Builds the user repository with the two demo users (and the disposable one when asked). */
 export async function createDemoUsers(options: { disposable?: boolean } = {}): Promise<DemoUsers> {
   const users = new MemoryUserRepository<DemoUser>([
     { ...DEMO_PROFILE, thirdParty: { weixin: { ...DEMO_PROFILE.thirdParty.weixin } }, mobile: DEMO_MOBILE, password: await hashPassword(DEMO_PASSWORD) },
+    { ...SECOND_PROFILE, mobile: SECOND_MOBILE, password: await hashPassword(SECOND_PASSWORD) },
   ]);
   if (options.disposable === true) {
     users.save({ ...DISPOSABLE_PROFILE, mobile: DISPOSABLE_MOBILE, password: await hashPassword(DISPOSABLE_PASSWORD) });

@@ -13,7 +13,7 @@ describe('npm run demo', () => {
     await demo?.stop();
   });
 
-  it('walks through login → profile → refresh → old key refused → new key → logout and exits 0', async () => {
+  it('walks through login → profile → refresh → old key refused → new key → a second device → log out other devices → logout and exits 0', async () => {
     const env: NodeJS.ProcessEnv = { ...process.env };
     delete env.REDIS_URL;
     demo = new CapturedProcess('npm', ['run', '--silent', 'demo'], env);
@@ -22,18 +22,26 @@ describe('npm run demo', () => {
     expect(code, output).toBe(0);
 
     const steps = [
-      /1\. log in[^\n]*\n\s+POST \/api\/my\/login → 200/,
+      /1\. log in[^\n]*"laptop"[^\n]*\n\s+POST \/api\/my\/login → 200/,
       /2\. read the profile[^\n]*\n\s+GET \/api\/my → 200/,
       /3\. refresh the token[^\n]*\n\s+POST \/api\/my\/refresh-token → 200/,
       /4\. the old key is refused[^\n]*\n\s+GET \/api\/my → 404\n\s+refused as the spec says: \{"message":"apiKey not found"\}/,
       /5\. read the profile with the new key[^\n]*\n\s+GET \/api\/my → 200/,
-      /6\. log out[^\n]*\n\s+DELETE \/api\/my\/logout → 200/,
-      /7\. the logged-out key is refused[^\n]*\n\s+GET \/api\/my → 404/,
+      /6\. log in as the same user on a second device \(device "phone"\)\n\s+POST \/api\/my\/login → 200/,
+      // Two devices of one user, the caller's marked.
+      /7\. list the devices[^\n]*client:my:list-sessions\)\n\s+GET \/api\/my\/sessions → 200\n\s+laptop \(node, 127\.0\.0\.1\)[^\n]*← this device\n\s+phone \(node, 127\.0\.0\.1\)[^\n←]*\n/,
+      /8\. log out other devices[^\n]*client:my:revoke-other-sessions\)\n\s+DELETE \/api\/my\/sessions → 200\n\s+1 other device signed out/,
+      // The second device is logged out: its key is refused and its client reports LOGGED_OUT.
+      /9\. the phone is logged out\n\s+GET \/api\/my → 404\n\s+POST \/api\/my\/refresh-token → 404\n\s+phone: its key is refused \(404 apiKey not found\); its refresh reports LOGGED_OUT \(apiKey not found\); it holds no credentials/,
+      // The first still works, and is the only session left.
+      /10\. the laptop still works[^\n]*\n\s+GET \/api\/my\/sessions → 200\n\s+laptop [^\n]*← this device\n\s+✓ as expected/,
+      /11\. log out[^\n]*\n\s+DELETE \/api\/my\/logout → 200/,
+      /12\. the logged-out key is refused[^\n]*\n\s+GET \/api\/my → 404/,
     ];
     for (const step of steps) expect(output).toMatch(step);
     expect(output.match(/✓ as expected/g)).toHaveLength(steps.length);
     expect(output).not.toContain('✗');
-    expect(output).toContain('All 7 steps behaved as expected.');
+    expect(output).toContain('All 12 steps behaved as expected.');
 
     // Keys are base64 of 32 bytes (44 characters): none may appear whole, only masked.
     expect(output).not.toMatch(/[A-Za-z0-9+/]{43}=/);

@@ -23,7 +23,7 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signCaaHeader } from 'caa-auth';
 import { DEMO_MOBILE, DEMO_PASSWORD } from '../../examples/shared/users.js';
-import { ExampleServer, SIGNED, call, type Endpoint, type Framework } from './example-process.js';
+import { ExampleServer, PROFILE, SIGNED, call, type Endpoint, type Framework } from './example-process.js';
 
 /** Starting a server compiled by tsx on a busy 2-core machine: generous, but bounded. */
 const STARTUP_TIMEOUT_MS = 120_000;
@@ -138,8 +138,7 @@ describe.each<Framework>(['express', 'fastify'])('%s example: bad Authorization 
 
   /** The session is still live: none of the refused requests touched it. */
   async function expectSessionAlive(): Promise<void> {
-    const profile = SIGNED[0];
-    const reply = await sendRaw(port, rawRequest(profile, [latin1(signed(profile))]));
+    const reply = await sendRaw(port, rawRequest(PROFILE, [latin1(signed(PROFILE))]));
     expect(reply.status, reply.body).toBe(200);
   }
 

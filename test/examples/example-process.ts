@@ -13,14 +13,38 @@ export const TSX_CLI = fileURLToPath(new URL('../../node_modules/tsx/dist/cli.mj
 
 export type Framework = 'express' | 'fastify';
 
-/** The signed endpoints of the example API, with their actions (spec §3). */
-export const SIGNED = [
-  { method: 'GET', path: '/api/my', action: CAA_ACTIONS.fetchMyProfile },
-  { method: 'POST', path: '/api/my/refresh-token', action: CAA_ACTIONS.refreshToken },
-  { method: 'DELETE', path: '/api/my/logout', action: CAA_ACTIONS.logout },
-] as const;
+/** A signed endpoint of the example API and the action its requests are signed with. */
+export interface Endpoint {
+  readonly method: string;
+  readonly path: string;
+  readonly action: string;
+}
 
-export type Endpoint = (typeof SIGNED)[number];
+/** The session-management endpoints the examples add (`:id` filled in by {@link revokeSessionEndpoint}). */
+export const MY_SESSIONS = {
+  list: { method: 'GET', path: '/api/my/sessions', action: CAA_ACTIONS.listMySessions },
+  revokeOthers: { method: 'DELETE', path: '/api/my/sessions', action: CAA_ACTIONS.revokeMyOtherSessions },
+} as const satisfies Record<string, Endpoint>;
+
+/** `DELETE /api/my/sessions/:id` for one session id. */
+export function revokeSessionEndpoint(sessionId: string): Endpoint {
+  return { method: 'DELETE', path: `/api/my/sessions/${encodeURIComponent(sessionId)}`, action: CAA_ACTIONS.revokeMySession };
+}
+
+/** The signed endpoints of the original API (spec §3). */
+export const PROFILE: Endpoint = { method: 'GET', path: '/api/my', action: CAA_ACTIONS.fetchMyProfile };
+export const REFRESH: Endpoint = { method: 'POST', path: '/api/my/refresh-token', action: CAA_ACTIONS.refreshToken };
+export const LOGOUT: Endpoint = { method: 'DELETE', path: '/api/my/logout', action: CAA_ACTIONS.logout };
+
+/** Every signed endpoint of the example API, with its action (spec §3, and the session endpoints). */
+export const SIGNED: readonly Endpoint[] = [
+  PROFILE,
+  REFRESH,
+  LOGOUT,
+  MY_SESSIONS.list,
+  revokeSessionEndpoint('AAAAAAAAAAAAAAAAAAAAAA'),
+  MY_SESSIONS.revokeOthers,
+];
 
 /** Startup includes compiling TypeScript with tsx: generous, for a busy 2-core machine. */
 const START_TIMEOUT_MS = 60_000;
@@ -132,6 +156,8 @@ export interface Reply {
 
 export interface CallOptions {
   authorization?: string;
+  /** Further request headers (e.g. `user-agent`). */
+  headers?: Readonly<Record<string, string>>;
   /** Sent as JSON. */
   json?: unknown;
   /** Sent as `application/x-www-form-urlencoded`, like the original clients (an empty string: empty body). */
@@ -140,7 +166,7 @@ export interface CallOptions {
 
 /** One HTTP request with `fetch`; the body parsed as JSON. */
 export async function call(baseUrl: string, method: string, path: string, options: CallOptions = {}): Promise<Reply> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...options.headers };
   let body: string | undefined;
   if (options.authorization !== undefined) headers.authorization = options.authorization;
   if (options.json !== undefined) {

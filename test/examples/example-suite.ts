@@ -3,7 +3,7 @@
  * driven over real HTTP with `fetch`.
  */
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CAA_ACTIONS, DEFAULT_SESSION_TTL_MS, generateKey, signCaaHeader } from 'caa-auth';
 import { RedisServer } from '../support/redis-server.js';
 import {
@@ -13,8 +13,24 @@ import {
   DISPOSABLE_MOBILE,
   DISPOSABLE_PASSWORD,
   DISPOSABLE_PROFILE,
+  SECOND_MOBILE,
+  SECOND_PASSWORD,
+  SECOND_PROFILE,
 } from '../../examples/shared/users.js';
-import { ExampleServer, SIGNED, call, type CallOptions, type Endpoint, type Framework, type Reply } from './example-process.js';
+import {
+  ExampleServer,
+  LOGOUT,
+  MY_SESSIONS,
+  PROFILE,
+  REFRESH,
+  SIGNED,
+  call,
+  revokeSessionEndpoint,
+  type CallOptions,
+  type Endpoint,
+  type Framework,
+  type Reply,
+} from './example-process.js';
 
 const BASE64_KEY = /^[A-Za-z0-9+/]{43}=$/;
 const SKEW_MS = 300_000;
@@ -45,9 +61,21 @@ function isCredentials(body: unknown): body is Credentials {
 
 /** A client of one server that remembers every secret it handled, to look for them in the logs. */
 class Driver {
-  readonly secrets = new Set<string>([DEMO_PASSWORD, DISPOSABLE_PASSWORD]);
+  readonly secrets = new Set<string>([DEMO_PASSWORD, DISPOSABLE_PASSWORD, SECOND_PASSWORD]);
+
+  #lastTimestamp = 0;
 
   constructor(readonly server: ExampleServer) {}
+
+  /**
+   * Strictly increasing, as caa-auth/client signs: the signature covers the action, not the path,
+   * so two requests for one action in one millisecond (two session ids) would carry the same
+   * header, and a replay-protected endpoint refuses the second.
+   */
+  nextTimestamp(): number {
+    this.#lastTimestamp = Math.max(Date.now(), this.#lastTimestamp + 1);
+    return this.#lastTimestamp;
+  }
 
   async call(method: string, path: string, options: CallOptions = {}): Promise<Reply> {
     if (options.authorization !== undefined) this.secrets.add(options.authorization);
@@ -56,8 +84,10 @@ class Driver {
     return reply;
   }
 
-  async login(mobile = DEMO_MOBILE, password = DEMO_PASSWORD): Promise<Credentials> {
-    const reply = await this.call('POST', '/api/my/login', { json: { mobile, password } });
+  async login(mobile = DEMO_MOBILE, password = DEMO_PASSWORD, from: { userAgent?: string; device?: string } = {}): Promise<Credentials> {
+    const json = from.device === undefined ? { mobile, password } : { mobile, password, device: from.device };
+    const headers = from.userAgent === undefined ? {} : { 'user-agent': from.userAgent };
+    const reply = await this.call('POST', '/api/my/login', { json, headers });
     expect(reply.status, JSON.stringify(reply.body)).toBe(200);
     if (!isCredentials(reply.body)) throw new Error(`not a credentials body: ${JSON.stringify(reply.body)}`);
     return reply.body;
@@ -69,8 +99,13 @@ class Driver {
       action: sign.action ?? endpoint.action,
       apiKey: pair.apiKey,
       secretKey: pair.secretKey,
-      ...(sign.timestamp === undefined ? {} : { timestamp: sign.timestamp }),
+      timestamp: sign.timestamp ?? this.nextTimestamp(),
     });
+    return this.sendSigned(endpoint, authorization);
+  }
+
+  /** Sends `endpoint` with a header signed beforehand (to send the same one twice). */
+  sendSigned(endpoint: Endpoint, authorization: string): Promise<Reply> {
     // Refresh as the original clients send it: an empty form body.
     return this.call(endpoint.method, endpoint.path, endpoint.method === 'POST' ? { authorization, form: '' } : { authorization });
   }
@@ -86,10 +121,6 @@ class Driver {
   }
 }
 
-const PROFILE = SIGNED[0];
-const REFRESH = SIGNED[1];
-const LOGOUT = SIGNED[2];
-
 function expectError(reply: Reply, status: number, message: string): void {
   expect({ status: reply.status, body: reply.body }).toEqual({ status, body: { message } });
 }
@@ -98,13 +129,263 @@ function authorizationOf(inner: string): string {
   return `Caa ${Buffer.from(inner, 'latin1').toString('base64')}`;
 }
 
+/** A session as `GET /api/my/sessions` lists it. */
+interface ListedSession {
+  sessionId: string;
+  userId: string;
+  createdAt: number;
+  refreshedAt: number;
+  expireIn: number;
+  metadata: Record<string, unknown>;
+  current: boolean;
+}
+
+/** The sessions of a 200 `GET /api/my/sessions` answer (and fails the test on anything else). */
+function sessionsOf(reply: Reply): ListedSession[] {
+  expect(reply.status, JSON.stringify(reply.body)).toBe(200);
+  const { sessions } = reply.body as { sessions?: unknown };
+  if (!Array.isArray(sessions)) throw new Error(`not a sessions body: ${JSON.stringify(reply.body)}`);
+  return sessions as ListedSession[];
+}
+
+/** The sessionId of the caller's own session. */
+function currentId(sessions: readonly ListedSession[]): string {
+  const current = sessions.filter((session) => session.current);
+  expect(current).toHaveLength(1);
+  return current[0]?.sessionId ?? '';
+}
+
+const SESSION_ID = /^[A-Za-z0-9_-]{22}$/;
+const LAPTOP = { userAgent: 'caa-e2e laptop (X11; Linux x86_64)', device: 'laptop' };
+const PHONE = { userAgent: 'caa-e2e phone (Android 15)' };
+const LOCALHOST = '127.0.0.1';
+
+/**
+ * The session-management endpoints, end to end. The devices are the second demo user's, which no
+ * other test logs in; the demo user is "another user". Each test signs out what it logged in.
+ */
+function defineSessionTests(driverOf: () => Driver): void {
+  describe('sessions of a user: GET /api/my/sessions, DELETE /api/my/sessions/:id, DELETE /api/my/sessions', () => {
+    const opened: Credentials[] = [];
+
+    async function login(mobile: string, password: string, from: { userAgent?: string; device?: string } = {}): Promise<Credentials> {
+      const pair = await driverOf().login(mobile, password, from);
+      opened.push(pair);
+      return pair;
+    }
+
+    const laptopLogin = (): Promise<Credentials> => login(SECOND_MOBILE, SECOND_PASSWORD, LAPTOP);
+    const phoneLogin = (): Promise<Credentials> => login(SECOND_MOBILE, SECOND_PASSWORD, PHONE);
+
+    afterEach(async () => {
+      // Whatever a test left live is signed out (a 404 for what it already revoked).
+      for (const pair of opened.splice(0)) await driverOf().signed(LOGOUT, pair);
+    });
+
+    it('lists two devices of one user with their metadata, each caller’s own session marked current', async () => {
+      const driver = driverOf();
+      const before = Date.now();
+      const laptop = await laptopLogin();
+      const phone = await phoneLogin();
+      const after = Date.now();
+
+      const fromLaptop = sessionsOf(await driver.signed(MY_SESSIONS.list, laptop));
+      const [laptopEntry, phoneEntry] = fromLaptop;
+      expect(fromLaptop).toEqual([
+        {
+          sessionId: expect.stringMatching(SESSION_ID),
+          userId: SECOND_PROFILE._id,
+          createdAt: laptopEntry?.createdAt,
+          refreshedAt: laptopEntry?.createdAt,
+          expireIn: laptop.expireIn,
+          metadata: { userAgent: LAPTOP.userAgent, ip: LOCALHOST, device: LAPTOP.device },
+          current: true,
+        },
+        {
+          sessionId: expect.stringMatching(SESSION_ID),
+          userId: SECOND_PROFILE._id,
+          createdAt: phoneEntry?.createdAt,
+          refreshedAt: phoneEntry?.createdAt,
+          expireIn: phone.expireIn,
+          metadata: { userAgent: PHONE.userAgent, ip: LOCALHOST },
+          current: false,
+        },
+      ]);
+      for (const entry of fromLaptop) {
+        expect(entry.createdAt).toBeGreaterThanOrEqual(before - 1_000);
+        expect(entry.createdAt).toBeLessThanOrEqual(after + 1_000);
+        expect(entry.expireIn).toBe(entry.createdAt + DEFAULT_SESSION_TTL_MS);
+      }
+      expect(laptopEntry?.sessionId).not.toBe(phoneEntry?.sessionId);
+
+      const fromPhone = sessionsOf(await driver.signed(MY_SESSIONS.list, phone));
+      expect(fromPhone).toEqual(fromLaptop.map((entry) => ({ ...entry, current: !entry.current })));
+    });
+
+    it('keeps a session’s id across a refresh, with refreshedAt and expireIn of the new pair', async () => {
+      const driver = driverOf();
+      const laptop = await laptopLogin();
+      const [before] = sessionsOf(await driver.signed(MY_SESSIONS.list, laptop));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const refreshed = await driver.signed(REFRESH, laptop);
+      if (!isCredentials(refreshed.body)) throw new Error(`refresh did not return credentials: ${JSON.stringify(refreshed.body)}`);
+      const next = refreshed.body;
+      opened.push(next);
+
+      const [after, ...rest] = sessionsOf(await driver.signed(MY_SESSIONS.list, next));
+      expect(rest).toEqual([]);
+      expect(after).toEqual({ ...before, refreshedAt: after?.refreshedAt, expireIn: next.expireIn });
+      expect(after?.refreshedAt ?? 0).toBeGreaterThan(before?.refreshedAt ?? Infinity);
+      expect(after?.expireIn).toBe((after?.refreshedAt ?? 0) + DEFAULT_SESSION_TTL_MS);
+    });
+
+    it('DELETE /api/my/sessions from device A: { message: ok, revoked: 1 }; A works on, B is answered 404 apiKey not found everywhere', async () => {
+      const driver = driverOf();
+      const laptop = await laptopLogin();
+      const phone = await phoneLogin();
+      const [laptopEntry] = sessionsOf(await driver.signed(MY_SESSIONS.list, laptop));
+
+      const reply = await driver.signed(MY_SESSIONS.revokeOthers, laptop);
+      expect({ status: reply.status, body: reply.body }).toEqual({ status: 200, body: { message: 'ok', revoked: 1 } });
+
+      expect(await driver.signed(PROFILE, laptop)).toMatchObject({ status: 200, body: { user: SECOND_PROFILE } });
+      for (const endpoint of [PROFILE, REFRESH, MY_SESSIONS.list, MY_SESSIONS.revokeOthers, revokeSessionEndpoint(laptopEntry?.sessionId ?? ''), LOGOUT]) {
+        expectError(await driver.signed(endpoint, phone), 404, 'apiKey not found');
+      }
+      expect(sessionsOf(await driver.signed(MY_SESSIONS.list, laptop))).toEqual([laptopEntry]);
+      const again = await driver.signed(MY_SESSIONS.revokeOthers, laptop);
+      expect({ status: again.status, body: again.body }).toEqual({ status: 200, body: { message: 'ok', revoked: 0 } });
+      const refreshed = await driver.signed(REFRESH, laptop);
+      expect(refreshed.status, JSON.stringify(refreshed.body)).toBe(200);
+      if (isCredentials(refreshed.body)) opened.push(refreshed.body);
+    });
+
+    it('DELETE /api/my/sessions/:id signs out that device only; the same id again is 404 session not found', async () => {
+      const driver = driverOf();
+      const laptop = await laptopLogin();
+      const phone = await phoneLogin();
+      const [laptopEntry, phoneEntry] = sessionsOf(await driver.signed(MY_SESSIONS.list, laptop));
+      const revokePhone = revokeSessionEndpoint(phoneEntry?.sessionId ?? '');
+
+      const reply = await driver.signed(revokePhone, laptop);
+      expect({ status: reply.status, body: reply.body }).toEqual({ status: 200, body: { message: 'ok' } });
+
+      expectError(await driver.signed(PROFILE, phone), 404, 'apiKey not found');
+      expectError(await driver.signed(REFRESH, phone), 404, 'apiKey not found');
+      expectError(await driver.signed(revokePhone, laptop), 404, 'session not found');
+      expect(await driver.signed(PROFILE, laptop)).toMatchObject({ status: 200, body: { user: SECOND_PROFILE } });
+      expect(sessionsOf(await driver.signed(MY_SESSIONS.list, laptop))).toEqual([laptopEntry]);
+    });
+
+    it('DELETE /api/my/sessions/:id of the caller’s own session signs the caller out', async () => {
+      const driver = driverOf();
+      const laptop = await laptopLogin();
+      const phone = await phoneLogin();
+      const mine = currentId(sessionsOf(await driver.signed(MY_SESSIONS.list, laptop)));
+
+      const reply = await driver.signed(revokeSessionEndpoint(mine), laptop);
+      expect({ status: reply.status, body: reply.body }).toEqual({ status: 200, body: { message: 'ok' } });
+      expectError(await driver.signed(PROFILE, laptop), 404, 'apiKey not found');
+      expect(sessionsOf(await driver.signed(MY_SESSIONS.list, phone)).map((entry) => [entry.metadata.userAgent, entry.current])).toEqual([
+        [PHONE.userAgent, true],
+      ]);
+    });
+
+    it('DELETE /api/my/sessions/:id of another user’s session is 404 session not found, and nothing is revoked', async () => {
+      const driver = driverOf();
+      const other = await login(DEMO_MOBILE, DEMO_PASSWORD, { userAgent: 'caa-e2e other user' });
+      const othersId = currentId(sessionsOf(await driver.signed(MY_SESSIONS.list, other)));
+      const laptop = await laptopLogin();
+      const phone = await phoneLogin();
+      const mine = sessionsOf(await driver.signed(MY_SESSIONS.list, laptop));
+      expect(mine.map((entry) => entry.sessionId)).not.toContain(othersId);
+
+      expectError(await driver.signed(revokeSessionEndpoint(othersId), laptop), 404, 'session not found');
+
+      expect(await driver.signed(PROFILE, other)).toMatchObject({ status: 200, body: { user: DEMO_PROFILE } });
+      expect(sessionsOf(await driver.signed(MY_SESSIONS.list, other)).filter((entry) => entry.sessionId === othersId)).toEqual([
+        expect.objectContaining({ sessionId: othersId, userId: DEMO_PROFILE._id, current: true }),
+      ]);
+      expect(sessionsOf(await driver.signed(MY_SESSIONS.list, laptop))).toEqual(mine);
+      expect((await driver.signed(PROFILE, phone)).status).toBe(200);
+    });
+
+    it('DELETE /api/my/sessions/:id of an id that names no session is 404 session not found, and nothing is revoked', async () => {
+      const driver = driverOf();
+      const laptop = await laptopLogin();
+      const phone = await phoneLogin();
+      const mine = sessionsOf(await driver.signed(MY_SESSIONS.list, laptop));
+
+      for (const id of ['AAAAAAAAAAAAAAAAAAAAAA', 'x', 'a'.repeat(90), 'not a session id', '../logout']) {
+        expectError(await driver.signed(revokeSessionEndpoint(id), laptop), 404, 'session not found');
+      }
+
+      expect(sessionsOf(await driver.signed(MY_SESSIONS.list, laptop))).toEqual(mine);
+      expect((await driver.signed(PROFILE, phone)).status).toBe(200);
+    });
+
+    it('the revoking endpoints are replay-protected: the same header twice is 400 invalid signature, and revokes nothing more', async () => {
+      const driver = driverOf();
+      const laptop = await laptopLogin();
+      const phone = await phoneLogin();
+      const othersHeader = signCaaHeader({ action: CAA_ACTIONS.revokeMyOtherSessions, ...laptop, timestamp: driver.nextTimestamp() });
+      driver.secrets.add(othersHeader);
+
+      const first = await driver.sendSigned(MY_SESSIONS.revokeOthers, othersHeader);
+      expect({ status: first.status, body: first.body }).toEqual({ status: 200, body: { message: 'ok', revoked: 1 } });
+      expectError(await driver.signed(PROFILE, phone), 404, 'apiKey not found');
+      const newPhone = await phoneLogin();
+      expectError(await driver.sendSigned(MY_SESSIONS.revokeOthers, othersHeader), 400, 'invalid signature');
+      expect((await driver.signed(PROFILE, newPhone)).status).toBe(200);
+
+      const [, newPhoneEntry] = sessionsOf(await driver.signed(MY_SESSIONS.list, laptop));
+      const revokeNewPhone = revokeSessionEndpoint(newPhoneEntry?.sessionId ?? '');
+      const oneHeader = signCaaHeader({ action: CAA_ACTIONS.revokeMySession, ...laptop, timestamp: driver.nextTimestamp() });
+      driver.secrets.add(oneHeader);
+      expect((await driver.sendSigned(revokeNewPhone, oneHeader)).status).toBe(200);
+      expectError(await driver.sendSigned(revokeNewPhone, oneHeader), 400, 'invalid signature');
+
+      // The signature covers the action, not the path: only replay protection keeps a captured
+      // header for one id from signing out another device.
+      const thirdPhone = await phoneLogin();
+      const [, thirdEntry] = sessionsOf(await driver.signed(MY_SESSIONS.list, laptop));
+      expectError(await driver.sendSigned(revokeSessionEndpoint(thirdEntry?.sessionId ?? ''), oneHeader), 400, 'invalid signature');
+      expect((await driver.signed(PROFILE, thirdPhone)).status).toBe(200);
+    });
+
+    it('a request signed with another session endpoint’s action is 400 invalid signature, and revokes nothing', async () => {
+      const driver = driverOf();
+      const laptop = await laptopLogin();
+      const phone = await phoneLogin();
+      const mine = sessionsOf(await driver.signed(MY_SESSIONS.list, laptop));
+      const revokePhone = revokeSessionEndpoint(mine[1]?.sessionId ?? '');
+
+      const crossed: [Endpoint, string][] = [
+        [MY_SESSIONS.revokeOthers, CAA_ACTIONS.revokeMySession],
+        [MY_SESSIONS.revokeOthers, CAA_ACTIONS.listMySessions],
+        [MY_SESSIONS.revokeOthers, CAA_ACTIONS.logout],
+        [revokePhone, CAA_ACTIONS.revokeMyOtherSessions],
+        [revokePhone, CAA_ACTIONS.listMySessions],
+        [revokePhone, CAA_ACTIONS.logout],
+        [MY_SESSIONS.list, CAA_ACTIONS.fetchMyProfile],
+      ];
+      for (const [endpoint, action] of crossed) {
+        expectError(await driver.signed(endpoint, laptop, { action }), 400, 'invalid signature');
+      }
+
+      expect(sessionsOf(await driver.signed(MY_SESSIONS.list, laptop))).toEqual(mine);
+      expect((await driver.signed(PROFILE, phone)).status).toBe(200);
+    });
+  });
+}
+
 export function defineExampleSuites(framework: Framework): void {
   describe(`${framework} example over HTTP (memory store)`, () => {
     let server: ExampleServer | undefined;
     let driver: Driver;
 
     beforeAll(async () => {
-      server = await ExampleServer.start(framework, { CAA_EXAMPLE_TEST_ROUTES: '1' });
+      server = await ExampleServer.start(framework, { CAA_EXAMPLE_TEST_ROUTES: '1', LOG_LEVEL: 'debug' });
       driver = new Driver(server);
     }, STARTUP_TIMEOUT_MS);
 
@@ -197,8 +478,11 @@ export function defineExampleSuites(framework: Framework): void {
 
     describe('every error of spec §5, on every signed endpoint', () => {
       let pair: Credentials;
+      /** Another session of the same user, which a wrongly accepted DELETE /api/my/sessions would revoke. */
+      let other: Credentials;
       beforeAll(async () => {
         pair = await driver.login();
+        other = await driver.login();
       });
 
       describe.each(SIGNED)('$method $path', (endpoint) => {
@@ -244,11 +528,13 @@ export function defineExampleSuites(framework: Framework): void {
         });
       });
 
-      it('the session survived all of the refused requests', async () => {
-        const reply = await driver.signed(PROFILE, pair);
-        expect(reply.status).toBe(200);
+      it('the session, and the user’s other session, survived all of the refused requests', async () => {
+        expect((await driver.signed(PROFILE, pair)).status).toBe(200);
+        expect((await driver.signed(PROFILE, other)).status).toBe(200);
       });
     });
+
+    defineSessionTests(() => driver);
 
     it('404 user not found: the user of a live session was deleted', async () => {
       const pair = await driver.login(DISPOSABLE_MOBILE, DISPOSABLE_PASSWORD);
@@ -271,6 +557,25 @@ export function defineExampleSuites(framework: Framework): void {
 
     it('never writes an Authorization header, a secretKey or a password to its output', () => {
       driver.expectNoSecretsInLogs();
+    });
+
+    it('logs each caa-auth event at LOG_LEVEL=debug as one line: type and kind, no user id, no metadata', () => {
+      const output = driver.server.output;
+      const lines = output.split('\n').filter((line) => /event (session|auth|store)\./.test(line));
+      for (const event of [
+        'session.created',
+        'session.rotated',
+        'session.revoked (others, 1)',
+        'session.revoked (session, 1)',
+        'session.revoked (logout, 1)',
+        'auth.failed (REPLAYED, client:my:revoke-other-sessions)',
+        'auth.failed (SIGNATURE_MISMATCH, client:my:revoke-session)',
+      ]) {
+        expect(lines.some((line) => line.includes(`event ${event}`)), event).toBe(true);
+      }
+      for (const line of lines) {
+        for (const never of [SECOND_PROFILE._id, DEMO_PROFILE._id, LAPTOP.userAgent, LAPTOP.device, LOCALHOST]) expect(line).not.toContain(never);
+      }
     });
 
     it('stops with exit code 0 on SIGTERM', async () => {
@@ -309,6 +614,8 @@ export function defineExampleSuites(framework: Framework): void {
     it('has no test routes unless CAA_EXAMPLE_TEST_ROUTES=1', async () => {
       expectError(await driver.call('DELETE', `/api/admin/users/${DEMO_PROFILE._id}`), 404, 'not found');
     });
+
+    defineSessionTests(() => driver);
 
     it('answers 503 { message } within seconds while Redis hangs (SIGSTOP), and 200 once it answers again', async () => {
       redis?.freeze();
