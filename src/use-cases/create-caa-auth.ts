@@ -184,6 +184,8 @@ function checkConfig(config: unknown): asserts config is CaaAuthConfig<UserLike,
   checkNumber(config, 'maxLifetimeMs', 'a positive number of ms, or Infinity', (value) => value > 0);
   checkNumber(config, 'maxSessionsPerUser', 'a positive integer, or Infinity', (value) => value === Infinity || (Number.isInteger(value) && value > 0));
   for (const option of ['now', 'onEvent', 'publicUser', 'generateKey']) checkFunction(config, option);
+  const replay: unknown = (config as { refreshReplayProtection?: unknown }).refreshReplayProtection;
+  if (replay !== undefined && typeof replay !== 'boolean') throw optionError('refreshReplayProtection', 'a boolean', replay);
   if (actions !== undefined) {
     if (typeof actions !== 'object' || actions === null) throw optionError('actions', 'an object { refreshToken?, logout? }', actions);
     for (const [name, value] of Object.entries(actions)) {

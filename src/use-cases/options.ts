@@ -243,6 +243,7 @@ export function maxLifetimeOf(options: LifetimeOptions): number {
 /** Keys that name a secret: metadata is shown in device lists and logs, so none may be one. */
 const SECRET_KEY_NAME = /pass|secret|token|authori[sz]ation|cookie|api[-_.]?key|signature|credential/i;
 const METADATA_KEY = /^[A-Za-z0-9_.-]{1,64}$/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /**
  * Checks and normalises session metadata: a plain object of at most {@link MAX_METADATA_KEYS}
@@ -264,8 +265,9 @@ export function normalizeMetadata(metadata: unknown): SessionMetadata {
     if (!METADATA_KEY.test(key)) throw new TypeError(`caa-auth: metadata key ${JSON.stringify(key.slice(0, 64))} must be 1–64 characters of A-Z a-z 0-9 _ . -`);
     if (SECRET_KEY_NAME.test(key)) throw new TypeError(`caa-auth: metadata key ${JSON.stringify(key)} names a secret; metadata is shown in device lists and logs`);
     if (typeof value === 'string') {
+      // C0 and C1 controls removed (a terminal acts on CSI), lone surrogates made U+FFFD (as any store would).
       // eslint-disable-next-line no-control-regex
-      const cut = value.replace(/[\u0000-\u001f\u007f]/g, '').slice(0, MAX_METADATA_VALUE_LENGTH);
+      const cut = value.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').replace(LONE_SURROGATE, '\ufffd').slice(0, MAX_METADATA_VALUE_LENGTH);
       // A cut between the two halves of a surrogate pair would leave half a character.
       normalized[key] = /[\ud800-\udbff]$/.test(cut) ? cut.slice(0, -1) : cut;
     } else if ((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean' || value === null) {

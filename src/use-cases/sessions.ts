@@ -9,7 +9,7 @@
 import { idString, type Session, type UserId } from '../models.js';
 import type { SessionStore, StoredSessionInfo } from '../stores/session-store.js';
 import { emit, reportFailure, type EventOptions, type RevokeReason } from './events.js';
-import { fromStore, type ClockOptions } from './options.js';
+import { fromStore, maxLifetimeOf, type ClockOptions, type LifetimeOptions } from './options.js';
 
 /**
  * One of a user's sessions, as {@link listSessions} returns it.
@@ -51,7 +51,7 @@ export type SessionRef = string | Pick<Session, 'familyId'>;
  * await listSessions(store, session.userId, options); // [{ sessionId, current: true, … }, …]
  * ```
  */
-export interface ListSessionsOptions extends ClockOptions, EventOptions {
+export interface ListSessionsOptions extends ClockOptions, LifetimeOptions, EventOptions {
   /** The caller's session: its entry has `current: true`. */
   current?: SessionRef | undefined;
 }
@@ -102,7 +102,11 @@ export async function listSessions(store: SessionStore, userId: UserId, options:
   const now = (options.now ?? Date.now)();
   try {
     const sessions = await fromStore(store.listUserSessions(id, now));
-    return sessions.map((session) => ({ ...session, current: session.sessionId === current }));
+    // Past the absolute lifetime a session no longer authenticates (a lifetime shortened since its login): not listed.
+    const maxLifetimeMs = maxLifetimeOf(options);
+    return sessions
+      .filter((session) => session.createdAt + maxLifetimeMs > now)
+      .map((session) => ({ ...session, current: session.sessionId === current }));
   } catch (err) {
     reportFailure(options, err, 'list-sessions', 'list-sessions');
     throw err;
