@@ -51,7 +51,17 @@ export interface UserLike {
   _id: UserId;
 }
 
-/** The longest user id caa-auth accepts, in characters (as a string). */
+/**
+ * The longest user id caa-auth accepts, in characters (as a string).
+ *
+ * @example
+ * ```ts
+ * import { MAX_USER_ID_LENGTH } from 'caa-auth';
+ *
+ * // Ids of an external identity provider can be long: check them where they come in.
+ * if (subject.length > MAX_USER_ID_LENGTH) throw new Error('user id too long for caa-auth');
+ * ```
+ */
 export const MAX_USER_ID_LENGTH = 256;
 
 /**

@@ -270,9 +270,8 @@ export interface CaaClient<U extends UserLike = User> {
    * `GET /api/my/sessions`, signed with `client:my:list-sessions`: the user's live sessions
    * (devices), oldest login first, this client's own marked `current: true`.
    *
-   * @throws {@link CaaClientError} as {@link CaaClient.request} does (`HTTP_ERROR` 404 `apiKey not
-   *   found` when this session was signed out elsewhere; `NO_CREDENTIALS`; `LOGGED_OUT` from a
-   *   refresh ahead that found the session gone); `INVALID_RESPONSE` for a 2xx body without a
+   * @throws {@link CaaClientError} as {@link CaaClient.request} does (`LOGGED_OUT` when this
+   *   session was signed out elsewhere, the credentials cleared; `NO_CREDENTIALS`); `INVALID_RESPONSE` for a 2xx body without a
    *   `sessions` array.
    *
    * @example
@@ -781,6 +780,12 @@ class Client<U extends UserLike> implements CaaClient<U> {
         staleRetried = true;
         continue;
       }
+      // The session itself is gone (signed out on another device, logged out everywhere, revoked
+      // after a theft): nothing more will work with this pair, so forget it, as a refresh would.
+      if (response.status === 404 && message === APIKEY_NOT_FOUND && plan.pair === null && plan.followRefresh && credentials !== null) {
+        if (this.#credentials === credentials) await this.#setCredentials(null);
+        throw new CaaClientError('LOGGED_OUT', message, { status: response.status, body });
+      }
       throw new CaaClientError('HTTP_ERROR', message, { status: response.status, body });
     }
   }
@@ -809,7 +814,9 @@ function isSessionGone(err: CaaClientError): boolean {
  *   the old pair and gets `404 apiKey not found` is re-signed and sent once more). A refresh that
  *   fails on the network is re-sent once (the server answers a repeated refresh within its grace
  *   period with the same successor). `onCredentials` hears every new pair.
- * - **Logged out**: a refresh answered `404 apiKey not found` (or `user not found`) clears the
+ * - **Logged out**: a refresh answered `404 apiKey not found` (or `user not found`), or any signed
+ *   request answered `404 apiKey not found` with the pair the client holds (the session was signed
+ *   out on another device or revoked), clears the
  *   credentials, calls `onCredentials(null)` and throws {@link CaaClientError} `LOGGED_OUT`. Once a
  *   refresh has answered, nothing (no retry, no queued or waiting call) signs with the pair it
  *   rotated away. `logout()` clears the credentials whatever the server answers (see {@link CaaClient.logout}).

@@ -137,7 +137,7 @@ export interface ExpressRouterLike {
 export function caaRoutes<U extends UserLike, P>(app: ExpressRouterLike, auth: CaaAuth<U, P>, options: CaaRoutesOptions<U>): void {
   for (const route of caaRouteTable(auth, options)) {
     const handler: RequestHandler = (req, res, next) => {
-      route.handle({ req, body: req.body as unknown, params: req.params as Record<string, string | undefined> }).then(({ status, body }) => {
+      route.handle({ req, body: req.body as unknown, params: req.params as Record<string, string | undefined>, ip: req.ip }).then(({ status, body }) => {
         res.status(status).json(body);
       }, next);
     };

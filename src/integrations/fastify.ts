@@ -97,6 +97,7 @@ async function plugin(app: FastifyInstance, options: CaaPluginOptions): Promise<
             req: request,
             body: request.body,
             params: request.params as Record<string, string | undefined>,
+            ip: request.ip,
           });
           return reply.code(status).send(body);
         },

@@ -23,6 +23,8 @@ export interface CaaRouteInput {
   req: RequestLike;
   body: unknown;
   params: Readonly<Record<string, string | undefined>>;
+  /** The client's address as the framework tells it (behind a proxy, as its trust settings make it). */
+  ip?: string | undefined;
 }
 
 /**
@@ -78,10 +80,11 @@ export interface CaaRoutesOptions<U extends UserLike> {
    */
   verifyLogin(body: unknown, req: RequestLike): Promise<U | null | undefined>;
   /**
-   * What the user's device list shows about the new session. Default: `{ userAgent }` from the
-   * request's `User-Agent` header, and `device` when the login body has a string `device`.
+   * What the user's device list shows about the new session. Default: `{ userAgent, ip }` (the
+   * `User-Agent` header and the framework's client address), and `device` when the login body has
+   * a string `device` (at most 64 characters kept).
    */
-  metadata?: (body: unknown, req: RequestLike) => SessionMetadata | undefined;
+  metadata?: (body: unknown, req: RequestLike, ip: string | undefined) => SessionMetadata | undefined;
   /** Where the routes live; default `/api/my` (the original API's). */
   prefix?: string;
   /** The answer to a failed login; default 401 `{ message: 'invalid login' }`. */
@@ -102,11 +105,26 @@ function headerOf(req: RequestLike, name: string): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-/** The default metadata of a login: its user agent, and the device name the body gives. */
-export function defaultLoginMetadata(body: unknown, req: RequestLike): SessionMetadata {
+/**
+ * The default metadata of a login: its user agent, the client's address, and the device name the
+ * body gives (cut to 64 characters).
+ *
+ * @param body - The login request's parsed body.
+ * @param req - The login request.
+ * @param ip - The client's address, as the framework tells it.
+ *
+ * @example
+ * ```ts
+ * import { defaultLoginMetadata } from 'caa-auth/express';
+ *
+ * // The default plus the app's version header.
+ * const metadata = (body, req, ip) => ({ ...defaultLoginMetadata(body, req, ip), appVersion: req.headers['x-app-version'] ?? null });
+ * ```
+ */
+export function defaultLoginMetadata(body: unknown, req: RequestLike, ip?: string): SessionMetadata {
   const device = typeof body === 'object' && body !== null ? (body as { device?: unknown }).device : undefined;
-  const metadata: Record<string, string | null> = { userAgent: headerOf(req, 'user-agent') ?? null };
-  if (typeof device === 'string') metadata.device = device;
+  const metadata: Record<string, string | null> = { userAgent: headerOf(req, 'user-agent') ?? null, ip: ip ?? null };
+  if (typeof device === 'string') metadata.device = device.slice(0, 64);
   return metadata;
 }
 
@@ -124,6 +142,9 @@ const ok = (body: unknown): CaaRouteAnswer => ({ status: 200, body });
  * | GET | `/sessions` | `client:my:list-sessions` | `{ sessions }` (the caller's marked `current`) |
  * | DELETE | `/sessions/:id` | `client:my:revoke-session` | `{ message: 'ok' }`, or 404 `{ message: 'session not found' }` |
  * | DELETE | `/sessions` | `client:my:revoke-other-sessions` | `{ message: 'ok', revoked }` (all but the caller's) |
+ *
+ * The two DELETEs accept each exact header once (replay protection): the legacy signature covers
+ * the action but not the path, so a captured header must not be replayed against another session.
  *
  * @param auth - The configured auth object ({@link createCaaAuth}).
  * @param options - `verifyLogin` (required), `metadata`, `prefix`, `loginFailed`.
@@ -147,10 +168,10 @@ export function caaRouteTable<U extends UserLike, P>(auth: CaaAuth<U, P>, option
     {
       method: 'POST',
       path: `${prefix}/login`,
-      async handle({ req, body }) {
+      async handle({ req, body, ip }) {
         const user = await options.verifyLogin(body, req);
         if (user === null || user === undefined) return loginFailed;
-        const metadata = metadataOf(body, req);
+        const metadata = metadataOf(body, req, ip);
         return ok(await auth.issueSession(user, metadata === undefined ? {} : { metadata }));
       },
     },
@@ -191,7 +212,8 @@ export function caaRouteTable<U extends UserLike, P>(auth: CaaAuth<U, P>, option
       method: 'DELETE',
       path: `${prefix}/sessions/:id`,
       async handle({ req, params }) {
-        const session = await auth.authenticate(req, CAA_ACTIONS.revokeMySession);
+        // The signature covers the action, not the path: a captured header must not sign out another device.
+        const session = await auth.authenticate(req, CAA_ACTIONS.revokeMySession, { replayProtection: true });
         const revoked = await auth.revokeUserSession(session.userId, params.id ?? '');
         return revoked ? ok({ message: 'ok' }) : SESSION_NOT_FOUND;
       },
@@ -200,7 +222,7 @@ export function caaRouteTable<U extends UserLike, P>(auth: CaaAuth<U, P>, option
       method: 'DELETE',
       path: `${prefix}/sessions`,
       async handle({ req }) {
-        const session = await auth.authenticate(req, CAA_ACTIONS.revokeMyOtherSessions);
+        const session = await auth.authenticate(req, CAA_ACTIONS.revokeMyOtherSessions, { replayProtection: true });
         return ok({ message: 'ok', revoked: await auth.revokeUserSessions(session.userId, { except: session }) });
       },
     },

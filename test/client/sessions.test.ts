@@ -227,19 +227,15 @@ describe('revokeSession(sessionId)', () => {
     const [revoke] = s.requests('DELETE', `${MY_SESSIONS}/${phoneId}`);
     expect(revoke).toMatchObject({ status: 200, apiKey: laptop.credentials?.apiKey });
     expectSignedFor(revoke, CAA_ACTIONS.revokeMySession, laptop.credentials?.secretKey ?? '');
+    // The phone's own next request finds its session gone: logged out, its pair forgotten.
     expect(errorOf(await rejection(phone.profile()))).toEqual({
-      code: 'HTTP_ERROR',
-      status: 404,
-      message: 'apiKey not found',
-      body: { message: 'apiKey not found' },
-    });
-    expect(errorOf(await rejection(phone.refresh()))).toEqual({
       code: 'LOGGED_OUT',
       status: 404,
       message: 'apiKey not found',
       body: { message: 'apiKey not found' },
     });
     expect(phone.credentials).toBeNull();
+    expect(errorOf(await rejection(phone.refresh()))).toMatchObject({ code: 'NO_CREDENTIALS' });
     expect((await laptop.sessions()).map((entry) => [entry.metadata.device, entry.current])).toEqual([['laptop', true]]);
     await expect(laptop.profile()).resolves.toMatchObject({ _id: TEST_USER._id });
   });
@@ -309,7 +305,8 @@ describe('revokeSession(sessionId)', () => {
     await phone.logoutOtherDevices();
 
     const gone = await rejection(laptop.revokeSession(laptopEntry?.sessionId ?? ''));
-    expect(errorOf(gone)).toEqual({ code: 'HTTP_ERROR', status: 404, message: 'apiKey not found', body: { message: 'apiKey not found' } });
+    expect(errorOf(gone)).toEqual({ code: 'LOGGED_OUT', status: 404, message: 'apiKey not found', body: { message: 'apiKey not found' } });
+    expect(laptop.credentials).toBeNull();
 
     s.answerNext(`${MY_SESSIONS}/x`, { status: 404, body: { message: 'not found' } });
     const noRoute = await rejection(phone.revokeSession('x'));
@@ -383,18 +380,16 @@ describe('the three calls and the client’s state', () => {
     expect(s.log).toHaveLength(sent);
   });
 
-  it('on a session signed out elsewhere each is HTTP_ERROR 404 apiKey not found, and the next refresh reports LOGGED_OUT', async () => {
-    const s = await server();
-    const laptop = await device(s, 'laptop');
-    const phone = await device(s, 'phone');
-    await laptop.logoutOtherDevices();
-
-    for (const call of [() => phone.sessions(), () => phone.revokeSession('x'), () => phone.logoutOtherDevices()]) {
-      expect(errorOf(await rejection(call()))).toEqual({ code: 'HTTP_ERROR', status: 404, message: 'apiKey not found', body: { message: 'apiKey not found' } });
+  it('on a session signed out elsewhere each call is LOGGED_OUT 404 apiKey not found, and the pair is forgotten at the first', async () => {
+    for (const call of [(c: CaaClient) => c.sessions(), (c: CaaClient) => c.revokeSession('x'), (c: CaaClient) => c.logoutOtherDevices()]) {
+      const s = await server();
+      const laptop = await device(s, 'laptop');
+      const phone = await device(s, 'phone');
+      await laptop.logoutOtherDevices();
+      expect(errorOf(await rejection(call(phone)))).toEqual({ code: 'LOGGED_OUT', status: 404, message: 'apiKey not found', body: { message: 'apiKey not found' } });
+      expect(phone.credentials).toBeNull();
+      expect(errorOf(await rejection(call(phone)))).toMatchObject({ code: 'NO_CREDENTIALS' });
+      expect(s.requests('GET', PROFILE)).toEqual([]);
     }
-    expect(phone.credentials).not.toBeNull();
-    expect(errorOf(await rejection(phone.refresh()))).toMatchObject({ code: 'LOGGED_OUT', status: 404 });
-    expect(phone.credentials).toBeNull();
-    expect(s.requests('GET', PROFILE)).toEqual([]);
   });
 });

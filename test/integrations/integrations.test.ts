@@ -121,7 +121,7 @@ interface Reply {
 async function call(baseUrl: string, method: string, path: string, options: { authorization?: string; json?: unknown; raw?: string } = {}): Promise<Reply> {
   const headers: Record<string, string> = {};
   if (options.authorization !== undefined) headers.authorization = options.authorization;
-  let body: string | undefined;
+  let body: string | null = null;
   if (options.json !== undefined || options.raw !== undefined) {
     headers['content-type'] = 'application/json';
     body = options.raw ?? JSON.stringify(options.json);
