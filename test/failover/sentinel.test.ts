@@ -162,10 +162,12 @@ function isWaitFault(err: unknown): boolean {
 /** The store, with every rotate outcome counted (grace answers are recovered retries). */
 function counted(store: RedisStore, tally: Tally): SessionStore {
   return {
-    create: (session, now) => store.create(session, now),
+    create: (session, now, options) => store.create(session, now, options),
     lookup: (apiKey, now) => store.lookup(apiKey, now),
     use: (request) => store.use(request),
     revoke: (apiKey) => store.revoke(apiKey),
+    listUserSessions: (userId, now) => store.listUserSessions(userId, now),
+    revokeUserSessions: (userId, now, filter) => store.revokeUserSessions(userId, now, filter),
     rotate: async (request) => {
       const result = await store.rotate(request);
       tally.rotateOutcomes[result.outcome] = (tally.rotateOutcomes[result.outcome] ?? 0) + 1;

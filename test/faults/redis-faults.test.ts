@@ -34,8 +34,12 @@ import {
   nodeRedisAdapter,
   refreshToken,
   signCaaHeader,
+  type CreateOptions,
+  type CreateResult,
   type CredentialsResponse,
   type LookupResult,
+  type RevokeUserSessionsFilter,
+  type StoredSessionInfo,
   type UseRequest,
   type UseResult,
   type RedisScriptClient,
@@ -232,7 +236,7 @@ class ObservedScriptClient implements RedisScriptClient {
 }
 
 interface StoreCall {
-  readonly method: 'create' | 'lookup' | 'rotate' | 'use' | 'revoke';
+  readonly method: 'create' | 'lookup' | 'rotate' | 'use' | 'revoke' | 'listUserSessions' | 'revokeUserSessions';
   readonly ms: number;
   readonly error: unknown;
   readonly outcome: RotateResult['outcome'] | undefined;
@@ -247,8 +251,16 @@ class TimedStore implements SessionStore {
     this.#inner = inner;
   }
 
-  create(session: Session, now: number): Promise<void> {
-    return this.#time('create', () => this.#inner.create(session, now));
+  create(session: Session, now: number, options?: CreateOptions): Promise<CreateResult> {
+    return this.#time('create', () => this.#inner.create(session, now, options));
+  }
+
+  listUserSessions(userId: string, now: number): Promise<StoredSessionInfo[]> {
+    return this.#time('listUserSessions', () => this.#inner.listUserSessions(userId, now));
+  }
+
+  revokeUserSessions(userId: string, now: number, filter?: RevokeUserSessionsFilter): Promise<string[]> {
+    return this.#time('revokeUserSessions', () => this.#inner.revokeUserSessions(userId, now, filter));
   }
 
   lookup(apiKey: string, now: number): Promise<LookupResult> {

@@ -475,13 +475,22 @@ describe('isCaaError', () => {
     expect(isCaaError(new CaaError(code))).toBe(true);
   });
 
-  it('is true for a CaaError from another copy of the module (same name, code and status)', () => {
+  it('is true for a CaaError from another copy of the module (the registered brand), and so is instanceof', () => {
     const foreign = Object.assign(new Error('invalid authorization'), {
       name: 'CaaError',
       code: 'INVALID_AUTHORIZATION',
       status: 400,
     });
+    // Another copy (the CJS build beside the ESM one) brands its errors with the same registered symbol.
+    Object.defineProperty(foreign, Symbol.for('caa-auth.CaaError'), { value: true });
     expect(isCaaError(foreign)).toBe(true);
+    expect(foreign instanceof CaaError).toBe(true);
+  });
+
+  it('is false for an Error shaped like a CaaError (name, code, status) without the brand', () => {
+    const lookalike = Object.assign(new Error('invalid authorization'), { name: 'CaaError', code: 'INVALID_AUTHORIZATION', status: 400 });
+    expect(isCaaError(lookalike)).toBe(false);
+    expect(lookalike instanceof CaaError).toBe(false);
   });
 
   it.each([
@@ -513,25 +522,49 @@ describe('toPublicUser', () => {
     },
     { requiredKeys: ['_id', 'registerAt', 'createAt', 'avatar', 'gender', 'name'] },
   );
+  /** Any field an application may add, the usual private ones among them. */
   const extraFields = fc.dictionary(
-    fc.string().filter((key) => !['password', 'mobile', '__proto__'].includes(key)),
+    fc
+      .oneof(fc.string(), fc.constantFrom('password', 'mobile', 'email', 'passwordHash', 'totpSecret', 'resetToken'))
+      .filter((key) => key !== '__proto__'),
     fc.jsonValue(),
   );
 
-  it('never passes password or mobile, and passes every other field unchanged', () => {
+  /** The public fields of spec §6, written out (not read from PUBLIC_USER_FIELDS). */
+  const PUBLIC = ['_id', 'registerAt', 'createAt', 'thirdParty', 'avatar', 'gender', 'name'];
+
+  it('passes exactly the public fields of spec §6 the user has, and no other field of any name', () => {
     fc.assert(
       fc.property(baseUser, extraFields, (base, extra) => {
         const user: User = { ...extra, ...base };
         const before = structuredClone(user);
         const publicUser = toPublicUser(user);
 
-        expect(Object.hasOwn(publicUser, 'password')).toBe(false);
-        expect(Object.hasOwn(publicUser, 'mobile')).toBe(false);
-        const expected = Object.entries(user).filter(([key]) => key !== 'password' && key !== 'mobile');
+        const expected = PUBLIC.filter((key) => Object.hasOwn(user, key)).map((key) => [key, (user as unknown as Record<string, unknown>)[key]]);
         expect(Object.entries(publicUser)).toStrictEqual(expected);
         expect(structuredClone(user)).toStrictEqual(before); // the stored record is not touched
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('keeps out the private fields an application adds (passwordHash, email, totpSecret, resetToken)', () => {
+    const user = {
+      _id: '59573c395c2960da1aa83a08',
+      name: 'Ann',
+      email: 'ann@example.test',
+      passwordHash: 'argon2id$not-a-real-hash',
+      totpSecret: 'JBSWY3DPEHPK3PXP',
+      resetToken: 'reset-1',
+      password: 'x',
+      mobile: '13000000000',
+    };
+    expect(toPublicUser(user)).toStrictEqual({ _id: '59573c395c2960da1aa83a08', name: 'Ann' });
+  });
+
+  it('sends an ObjectId-like _id as its hex string, and a number _id as a string', () => {
+    const objectId = { toHexString: () => '65f1c2a9e4b0a1b2c3d4e5f6', toString: () => 'ObjectId("65f1c2a9e4b0a1b2c3d4e5f6")' };
+    expect(toPublicUser({ _id: objectId, name: 'Ann' })).toStrictEqual({ _id: '65f1c2a9e4b0a1b2c3d4e5f6', name: 'Ann' });
+    expect(toPublicUser({ _id: 42 })).toStrictEqual({ _id: '42' });
   });
 });

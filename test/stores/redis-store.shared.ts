@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   CAA_ACTIONS,
   DEFAULT_GRACE_MS,
+  DEFAULT_MAX_LIFETIME_MS,
   DEFAULT_SESSION_TTL_MS,
   FAMILY_TAG_LENGTH,
   MemoryUserRepository,
@@ -101,6 +102,8 @@ export function describeRedisStoreSpecifics(name: string, driver: RedisDriver, s
         family: `${tag}f:${familyId}`,
         marker: `${tag}r:${old.apiKey}:${timestamp}:${signature}`,
         epoch: `${tag}e`,
+        // The user's index lives on a hash tag of its own, apart from the families' tags.
+        index: `${prefix}{u:${user._id}}:i`,
       };
       expect(await raw.scan(`${prefix}*`)).toStrictEqual(Object.values(expected).sort());
       // The epoch of the tag has no expiry, so no eviction policy that spares keys without one drops it.
@@ -115,6 +118,7 @@ export function describeRedisStoreSpecifics(name: string, driver: RedisDriver, s
         fam: familyId,
         iat: String(clock.t),
         exp: String(old.expireIn),
+        cat: String(clock.t),
         nx: next.apiKey,
         rat: String(clock.t),
         nexp: String(next.expireIn),
@@ -127,10 +131,14 @@ export function describeRedisStoreSpecifics(name: string, driver: RedisDriver, s
         fam: familyId,
         iat: String(clock.t),
         exp: String(next.expireIn),
+        cat: String(clock.t),
         pv: old.apiKey,
       });
       expect(await raw.type(expected.family)).toBe('hash');
-      expect(await raw.hgetall(expected.family)).toStrictEqual({ head: next.apiKey });
+      expect(await raw.hgetall(expected.family)).toStrictEqual({ head: next.apiKey, uid: user._id, cat: String(clock.t), md: '{}' });
+      // One field per family: its id → `<createdAt>:<tag>`, from which the family's key is rebuilt.
+      expect(await raw.type(expected.index)).toBe('hash');
+      expect(await raw.hgetall(expected.index)).toStrictEqual({ [familyId]: `${clock.t}:${old.apiKey.slice(0, FAMILY_TAG_LENGTH)}` });
       expect(await raw.type(expected.marker)).toBe('string');
       // The marker holds the id of the call that set it: the candidate apiKey of that rotation.
       expect(await raw.get(expected.marker)).toBe(next.apiKey);
@@ -142,6 +150,8 @@ export function describeRedisStoreSpecifics(name: string, driver: RedisDriver, s
         [expected.newSession, recordTtl],
         [expected.family, recordTtl],
         [expected.oldSession, DEFAULT_SESSION_TTL_MS],
+        // The index: until the family's absolute lifetime ends, plus the retention.
+        [expected.index, DEFAULT_MAX_LIFETIME_MS + EXPIRED_SESSION_RETENTION_MS],
       ] as const) {
         const pttl = await raw.pttl(key);
         expect(pttl, key).toBeLessThanOrEqual(keyTtl);
@@ -169,18 +179,20 @@ export function describeRedisStoreSpecifics(name: string, driver: RedisDriver, s
           replayProtection: true,
         });
       }
+      const index = `${prefix}{u:${user._id}}:i`;
       const assertAllTaggedAndExpiring = async (): Promise<number> => {
         const keys = await raw.scan(`${prefix}*`);
         for (const key of keys) {
-          expect(key.startsWith(`${prefix}${tag}:`), key).toBe(true);
+          // The user's index is the one key on a tag of its own (the user's), and it expires too.
+          expect(key === index || key.startsWith(`${prefix}${tag}:`), key).toBe(true);
           expect(key.indexOf('{'), key).toBe(prefix.length);
           // Every key expires but the tag's epoch, a few bytes that must outlive eviction.
           if (key !== `${prefix}${tag}:e`) expect(await raw.pttl(key), key).toBeGreaterThan(0);
         }
         return keys.length;
       };
-      // 6 session records, 1 family, 5 refresh markers, 5 authenticate markers, the epoch.
-      expect(await assertAllTaggedAndExpiring()).toBe(18);
+      // 6 session records, 1 family, 5 refresh markers, 5 authenticate markers, the epoch, the user's index.
+      expect(await assertAllTaggedAndExpiring()).toBe(19);
 
       // Reuse after grace revokes the family; what remains still expires.
       const familyId = await familyOf(store, first.apiKey, clock.t);

@@ -120,6 +120,8 @@ function sessionOf({ apiKey, fields }: SessionHash): Session {
     expireIn: Number(fields.exp),
     familyId: fields.fam ?? '',
     issuedAt: Number(fields.iat),
+    // `cat`: the family's login; a record written before it existed has none and reads it as `iat`.
+    createdAt: Number(fields.cat ?? fields.iat),
   };
 }
 

@@ -59,8 +59,18 @@ export class TestClock {
   }
 }
 
-/** A stored user with every field of spec §6, private ones included. */
-export function makeUser(id: string, name = 'PeckZeg892'): User {
+/**
+ * A stored user with every field of spec §6, private ones included, and the private fields a
+ * typical application adds besides (which the allow-list projection must keep out as well).
+ */
+export type TestUser = User & {
+  email: string;
+  passwordHash: string;
+  totpSecret: string;
+  resetToken: string;
+};
+
+export function makeUser(id: string, name = 'PeckZeg892'): TestUser {
   return {
     _id: id,
     registerAt: 1_498_889_273_883,
@@ -71,13 +81,30 @@ export function makeUser(id: string, name = 'PeckZeg892'): User {
     name,
     mobile: '13000000000',
     password: 'scrypt$not-a-real-hash',
+    email: `${id}@example.test`,
+    passwordHash: 'argon2id$not-a-real-hash',
+    totpSecret: 'JBSWY3DPEHPK3PXP',
+    resetToken: `reset-${id}`,
   };
 }
 
-/** The user as a response may carry it: without `password` and `mobile`. */
-export function publicPart(user: User): Omit<User, 'password' | 'mobile'> {
-  const { password: _password, mobile: _mobile, ...rest } = user;
-  return rest;
+/**
+ * The user as a response may carry it by default: the public fields of spec §6 it has (written
+ * out here, not read from PUBLIC_USER_FIELDS, so that a change of the allow-list shows), `_id` as a
+ * string. Everything else — `password`, `mobile`, and every field an application adds — stays out.
+ */
+export type PublicPart = Pick<User, '_id' | 'registerAt' | 'createAt' | 'thirdParty' | 'avatar' | 'gender' | 'name'>;
+
+export function publicPart(user: User): PublicPart {
+  return {
+    _id: String(user._id),
+    registerAt: user.registerAt,
+    createAt: user.createAt,
+    ...(Object.hasOwn(user, 'thirdParty') ? { thirdParty: user.thirdParty } : {}),
+    avatar: user.avatar,
+    gender: user.gender,
+    name: user.name,
+  };
 }
 
 /** Credentials a client holds. */
@@ -106,8 +133,7 @@ export function expectCredentialsResponse(body: CredentialsResponse, user: User,
   expect(body.userId).toBe(user._id);
   expect(body.expireIn).toBe(expireIn);
   expect(body.user).toStrictEqual(publicPart(user));
-  expect(body.user).not.toHaveProperty('password');
-  expect(body.user).not.toHaveProperty('mobile');
+  for (const field of ['password', 'mobile', 'email', 'passwordHash', 'totpSecret', 'resetToken']) expect(body.user).not.toHaveProperty(field);
 }
 
 /** The family id a store holds for `apiKey` (the use cases do not expose it). */

@@ -17,8 +17,11 @@ import {
   formatCaaHeader,
   generateKey,
   issueSession,
+  listSessions,
   refreshToken,
   revokeSession,
+  revokeUserSession,
+  revokeUserSessions,
   signCaaHeader,
   type CaaErrorCode,
   type CaaMessage,
@@ -188,7 +191,7 @@ for (const endpoint of ENDPOINTS) {
       it('rejects a signature made for another action (SIGNATURE_MISMATCH)', async () => {
         const pair = await login();
         const others = Object.values(CAA_ACTIONS).filter((action) => action !== endpoint.action);
-        expect(others).toHaveLength(4);
+        expect(others).toHaveLength(7); // the 5 actions of the original API and the 3 of session management, less this one
         for (const action of others) {
           await expectRejection(endpoint.call(signed(pair, clock.stamp(), action)), SIGNATURE_MISMATCH, [pair.secretKey]);
         }
@@ -320,6 +323,8 @@ for (const endpoint of ENDPOINTS) {
         rotate: () => Promise.reject(fault),
         use: () => Promise.reject(fault),
         revoke: () => Promise.reject(fault),
+        listUserSessions: () => Promise.reject(fault),
+        revokeUserSessions: () => Promise.reject(fault),
       };
       const call = {
         refreshToken: () => refreshToken(broken, users, signed(pair), { now: clock.now }),
@@ -359,17 +364,36 @@ describe('store and user-repository faults are 503 STORE_UNAVAILABLE', () => {
   function faultyStore(inner: SessionStore, failing: keyof SessionStore, thrown: unknown): SessionStore {
     const fail = (): Promise<never> => Promise.reject(thrown);
     return {
-      create: failing === 'create' ? fail : (session, now) => inner.create(session, now),
+      create: failing === 'create' ? fail : (session, now, options) => inner.create(session, now, options),
       lookup: failing === 'lookup' ? fail : (apiKey, now) => inner.lookup(apiKey, now),
       rotate: failing === 'rotate' ? fail : (req) => inner.rotate(req),
       use: failing === 'use' ? fail : (req) => inner.use(req),
       revoke: failing === 'revoke' ? fail : (apiKey, now) => inner.revoke(apiKey, now),
+      listUserSessions: failing === 'listUserSessions' ? fail : (userId, now) => inner.listUserSessions(userId, now),
+      revokeUserSessions: failing === 'revokeUserSessions' ? fail : (userId, now, filter) => inner.revokeUserSessions(userId, now, filter),
     };
   }
 
   it('issueSession, when the store cannot create', async () => {
     const broken = faultyStore(store, 'create', new Error('ECONNREFUSED'));
     await expectRejection(issueSession(broken, user, { now: clock.now }), STORE_UNAVAILABLE);
+  });
+
+  it('listSessions, when the store cannot read the index: 503, and the body hides the cause', async () => {
+    await login();
+    const broken = faultyStore(store, 'listUserSessions', new Error('CLUSTERDOWN The cluster is down'));
+    const err = await expectRejection(listSessions(broken, user._id, { now: clock.now }), STORE_UNAVAILABLE, ['CLUSTERDOWN']);
+    expect(err.cause).toBeInstanceOf(Error);
+  });
+
+  it('revokeUserSessions and revokeUserSession, when the store cannot revoke: 503, and nothing was revoked', async () => {
+    const pair = await login();
+    const broken = faultyStore(store, 'revokeUserSessions', new Error('timeout'));
+    await expectRejection(revokeUserSessions(broken, user._id, { now: clock.now }), STORE_UNAVAILABLE);
+    const [listed] = await listSessions(store, user._id, { now: clock.now });
+    if (listed === undefined) throw new Error('the session is not listed');
+    await expectRejection(revokeUserSession(broken, user._id, listed.sessionId, { now: clock.now }), STORE_UNAVAILABLE);
+    expect(store.liveSessions(clock.t).map((session) => session.apiKey)).toStrictEqual([pair.apiKey]);
   });
 
   it('refreshToken, when the rotation fails: the session stays live and a fresh request then succeeds', async () => {
