@@ -15,6 +15,8 @@
  * // In a Node service calling a Caa API: after a refresh, this 404 means only a new login helps.
  * if (res.status === 404 && body.message === CAA_MESSAGES.apiKeyNotFound) await login();
  * ```
+ *
+ * @category Errors
  */
 export const CAA_MESSAGES = {
   invalidAuthorization: 'invalid authorization',
@@ -34,6 +36,8 @@ export const CAA_MESSAGES = {
  * // The body of every rejection, typed so that a client's checks cannot misspell a message.
  * type CaaErrorBody = { message: CaaMessage };
  * ```
+ *
+ * @category Errors
  */
 export type CaaMessage = (typeof CAA_MESSAGES)[keyof typeof CAA_MESSAGES];
 
@@ -68,6 +72,8 @@ export type CaaMessage = (typeof CAA_MESSAGES)[keyof typeof CAA_MESSAGES];
  * }
  * if (isCaaError(err)) logger[logLevel(err.code)]({ code: err.code }, err.message);
  * ```
+ *
+ * @category Errors
  */
 export type CaaErrorCode =
   | 'INVALID_AUTHORIZATION'
@@ -114,11 +120,15 @@ const CAA_ERROR_BRAND: unique symbol = Symbol.for('caa-auth.CaaError') as never;
  *   }
  * }
  * ```
+ *
+ * @category Errors
  */
 export class CaaError extends Error {
   /**
    * `instanceof CaaError` is true for a CaaError of either build (ESM and CJS loaded together, or
    * two copies of the package): both brand their errors with the same registered symbol.
+   *
+   * @param value - The value on the left of `instanceof`.
    */
   static override [Symbol.hasInstance](value: unknown): boolean {
     if (this !== CaaError) return Function.prototype[Symbol.hasInstance].call(this, value);
@@ -131,6 +141,12 @@ export class CaaError extends Error {
   readonly code: CaaErrorCode;
   declare readonly message: CaaMessage;
 
+  /**
+   * An error of `code`, with the status and wire message of that code.
+   *
+   * @param code - The reason; it decides the status and the wire message.
+   * @param options - `cause`: the underlying error (a store fault's), for server-side logs only.
+   */
   constructor(code: CaaErrorCode, options?: { cause?: unknown }) {
     const [status, message] = STATUS_AND_MESSAGE[code];
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
@@ -150,6 +166,8 @@ export class CaaError extends Error {
  * True when `err` is a {@link CaaError}, also across module copies (ESM and CJS builds loaded
  * together); the same as `err instanceof CaaError`.
  *
+ * @param err - Anything caught.
+ *
  * @example
  * ```ts
  * import { isCaaError } from 'caa-auth';
@@ -160,6 +178,8 @@ export class CaaError extends Error {
  *   next(err);
  * });
  * ```
+ *
+ * @category Errors
  */
 export function isCaaError(err: unknown): err is CaaError {
   return err instanceof CaaError;
@@ -176,6 +196,8 @@ export function isCaaError(err: unknown): err is CaaError {
  * ctx.status = status; // Koa
  * ctx.body = body;
  * ```
+ *
+ * @category Errors
  */
 export interface ErrorResponse {
   status: number;
@@ -198,6 +220,8 @@ function clientErrorStatus(err: unknown): number | undefined {
  * `{ message: 'invalid request' }`; anything else is `500 { message: 'internal error' }`. Nothing
  * of the error is echoed.
  *
+ * @param err - Anything thrown while handling a request.
+ *
  * @example
  * ```ts
  * import { toErrorResponse } from 'caa-auth';
@@ -207,6 +231,8 @@ function clientErrorStatus(err: unknown): number | undefined {
  *   res.status(status).json(body);
  * });
  * ```
+ *
+ * @category Errors
  */
 export function toErrorResponse(err: unknown): ErrorResponse {
   if (isCaaError(err)) return { status: err.status, body: err.toJSON() };
@@ -218,6 +244,8 @@ export function toErrorResponse(err: unknown): ErrorResponse {
 /**
  * {@link toErrorResponse} as a Fetch API `Response` (JSON), for Hono, Bun, Deno and workers.
  *
+ * @param err - Anything thrown while handling a request.
+ *
  * @example
  * ```ts
  * import { toFetchErrorResponse } from 'caa-auth';
@@ -226,6 +254,8 @@ export function toErrorResponse(err: unknown): ErrorResponse {
  *   fetch: (request: Request) => handle(request).catch(toFetchErrorResponse),
  * };
  * ```
+ *
+ * @category Errors
  */
 export function toFetchErrorResponse(err: unknown): Response {
   const { status, body } = toErrorResponse(err);

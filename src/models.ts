@@ -16,6 +16,8 @@
  * // A profile update may only set one of the original values, which existing clients know.
  * const isGender = (value: unknown): value is Gender => GENDERS.includes(value as Gender);
  * ```
+ *
+ * @category Use cases
  */
 export type Gender = 'unknown' | 'secret' | 'male' | 'female';
 
@@ -30,6 +32,8 @@ export type Gender = 'unknown' | 'secret' | 'male' | 'female';
  *
  * const ids: UserId[] = ['u1', 42, new ObjectId('65f1c2a9e4b0a1b2c3d4e5f6')];
  * ```
+ *
+ * @category Use cases
  */
 export type UserId = string | number | bigint | { toHexString(): string } | { toString(): string };
 
@@ -46,6 +50,8 @@ export type UserId = string | number | bigint | { toHexString(): string } | { to
  *   passwordHash: string; // private: never in a response unless a publicUser option puts it there
  * }
  * ```
+ *
+ * @category Use cases
  */
 export interface UserLike {
   _id: UserId;
@@ -61,6 +67,8 @@ export interface UserLike {
  * // Ids of an external identity provider can be long: check them where they come in.
  * if (subject.length > MAX_USER_ID_LENGTH) throw new Error('user id too long for caa-auth');
  * ```
+ *
+ * @category Use cases
  */
 export const MAX_USER_ID_LENGTH = 256;
 
@@ -69,6 +77,8 @@ export const MAX_USER_ID_LENGTH = 256;
  * else `String(id)`. Throws a `TypeError` for an id that names nothing: empty, longer than
  * {@link MAX_USER_ID_LENGTH}, or an object without a string form of its own (`[object Object]`).
  *
+ * @param user - A user, or its `_id`.
+ *
  * @example
  * ```ts
  * import { userIdOf } from 'caa-auth';
@@ -76,6 +86,8 @@ export const MAX_USER_ID_LENGTH = 256;
  * userIdOf({ _id: new ObjectId('65f1c2a9e4b0a1b2c3d4e5f6') }); // '65f1c2a9e4b0a1b2c3d4e5f6'
  * userIdOf({ _id: 42 }); // '42'
  * ```
+ *
+ * @category Use cases
  */
 export function userIdOf(user: UserLike | UserId): string {
   const id: unknown = typeof user === 'object' && user !== null && '_id' in user ? user._id : user;
@@ -114,6 +126,8 @@ export function idString(id: unknown): string {
  *   vipLevel: number;
  * }
  * ```
+ *
+ * @category Use cases
  */
 export interface User extends UserLike {
   /** User id (ObjectId hex in the original service). */
@@ -147,6 +161,8 @@ export interface User extends UserLike {
  * const projection = Object.fromEntries(PUBLIC_USER_FIELDS.map((field) => [field, 1]));
  * const user = await db.collection('users').findOne({ _id: new ObjectId(id) }, { projection });
  * ```
+ *
+ * @category Use cases
  */
 export const PUBLIC_USER_FIELDS = ['_id', 'registerAt', 'createAt', 'thirdParty', 'avatar', 'gender', 'name'] as const;
 
@@ -160,6 +176,8 @@ export const PUBLIC_USER_FIELDS = ['_id', 'registerAt', 'createAt', 'thirdParty'
  *
  * PRIVATE_USER_FIELDS; // ['password', 'mobile']
  * ```
+ *
+ * @category Use cases
  */
 export const PRIVATE_USER_FIELDS = ['password', 'mobile'] as const;
 
@@ -177,6 +195,8 @@ export const PRIVATE_USER_FIELDS = ['password', 'mobile'] as const;
  * // `body.vipLevel` and `body.password` do not compile: neither is public by default.
  * const body: PublicUser<ShopUser> = toPublicUser(shopUser);
  * ```
+ *
+ * @category Use cases
  */
 export type PublicUser<U extends UserLike = User> = {
   [K in (typeof PUBLIC_USER_FIELDS)[number] & keyof U]: K extends '_id' ? string : U[K];
@@ -187,12 +207,16 @@ export type PublicUser<U extends UserLike = User> = {
  * {@link PUBLIC_USER_FIELDS} the user has (`_id` as a string, see {@link userIdOf}). A field the
  * application adds never appears; to send more, pass a `publicUser` option to the use cases.
  *
+ * @param user - The stored user.
+ *
  * @example
  * ```ts
  * import { toPublicUser } from 'caa-auth';
  *
  * toPublicUser({ _id: 'u1', name: 'Ann', email: 'ann@example.test', passwordHash: '…' }); // { _id: 'u1', name: 'Ann' }
  * ```
+ *
+ * @category Use cases
  */
 export function toPublicUser<U extends UserLike>(user: U): PublicUser<U> {
   const copy: Record<string, unknown> = {};
@@ -215,6 +239,8 @@ export function toPublicUser<U extends UserLike>(user: U): PublicUser<U> {
  * // expireIn is a point in time (epoch ms), so the time left is a subtraction.
  * const secondsLeft = Math.floor((session.expireIn - Date.now()) / 1000);
  * ```
+ *
+ * @category Sessions
  */
 export interface Session {
   /** Public identifier (base64 of 32 random bytes). */
@@ -248,6 +274,8 @@ export interface Session {
  * // expireIn is a time on the server's clock, not a duration.
  * console.log(`${user.name}, signed in until ${new Date(expireIn).toISOString()}`);
  * ```
+ *
+ * @category Use cases
  */
 export interface CredentialsResponse<U extends UserLike = User, P = PublicUser<U>> {
   apiKey: string;
@@ -272,5 +300,7 @@ export interface CredentialsResponse<U extends UserLike = User, P = PublicUser<U
  *   res.json(body);
  * });
  * ```
+ *
+ * @category Use cases
  */
 export type RefreshTokenResponse<U extends UserLike = User, P = PublicUser<U>> = CredentialsResponse<U, P>;

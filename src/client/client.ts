@@ -22,6 +22,8 @@ import { signCaaHeaderAsync } from './sign.js';
  *
  * createCaaClient({ baseUrl, refreshAheadMs: 5 * DEFAULT_REFRESH_AHEAD_MS }); // five minutes ahead
  * ```
+ *
+ * @category Client
  */
 export const DEFAULT_REFRESH_AHEAD_MS = 60_000;
 
@@ -37,6 +39,8 @@ export const DEFAULT_REFRESH_AHEAD_MS = 60_000;
  * CAA_PATHS.refreshToken; // '/api/my/refresh-token'
  * CAA_PATHS.mySessions; // '/api/my/sessions'
  * ```
+ *
+ * @category Client
  */
 export const CAA_PATHS = {
   login: '/api/my/login',
@@ -65,6 +69,8 @@ const SESSION_NOT_FOUND = 'session not found';
  *
  * const label = (s: SessionInfo) => `${s.metadata.device ?? s.metadata.userAgent ?? 'unknown device'}${s.current ? ' (this device)' : ''}`;
  * ```
+ *
+ * @category Client
  */
 export interface SessionInfo {
   /** The session's id: what {@link CaaClient.revokeSession} takes. */
@@ -92,6 +98,8 @@ export interface SessionInfo {
  * const options: CaaLoginOptions = { device: 'Pixel 8' };
  * await client.login('13000000000', 'secret', options);
  * ```
+ *
+ * @category Client
  */
 export interface CaaLoginOptions {
   /**
@@ -110,6 +118,8 @@ export interface CaaLoginOptions {
  *
  * const saved: CaaClientCredentials | null = JSON.parse(localStorage.getItem('caa') ?? 'null');
  * ```
+ *
+ * @category Client
  */
 export interface CaaClientCredentials {
   readonly apiKey: string;
@@ -122,6 +132,9 @@ export interface CaaClientCredentials {
 /**
  * The part of the Fetch API the client uses; `globalThis.fetch` fits, and so do wrappers and mocks.
  *
+ * @param input - The URL.
+ * @param init - The method, headers, body, `redirect` mode and abort signal.
+ *
  * @example
  * ```ts
  * import { createCaaClient, type FetchLike } from 'caa-auth/client';
@@ -132,6 +145,8 @@ export interface CaaClientCredentials {
  * };
  * createCaaClient({ baseUrl, fetch: logged });
  * ```
+ *
+ * @category Client
  */
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
@@ -144,6 +159,8 @@ export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
  *
  * const options: CaaClientOptions = { baseUrl: 'https://api.example.com', refreshAheadMs: 300_000 };
  * ```
+ *
+ * @category Client
  */
 export interface CaaClientOptions {
   /**
@@ -160,6 +177,8 @@ export interface CaaClientOptions {
    * Called whenever the credentials change (login, refresh, logout, and `null` when a refresh finds
    * the session gone), so that the application can persist them. Awaited; an error it throws
    * rejects the call that changed the credentials (the new credentials are in use all the same).
+   *
+   * @param credentials - The new credentials, or `null` once logged out.
    */
   readonly onCredentials?: (credentials: CaaClientCredentials | null) => void | Promise<void>;
   /**
@@ -181,6 +200,8 @@ export interface CaaClientOptions {
  * const update: CaaRequestOptions = { action: CAA_ACTIONS.updateMyProfile, body: { name: 'Ann' } };
  * await client.request('PUT', '/api/my', update);
  * ```
+ *
+ * @category Client
  */
 export interface CaaRequestOptions {
   /** The action of the endpoint (spec §3), e.g. `client:my:update-my-profile`. */
@@ -203,6 +224,8 @@ export interface CaaRequestOptions {
  *
  * const client: CaaClient = createCaaClient({ baseUrl: 'https://api.example.com' });
  * ```
+ *
+ * @category Client
  */
 export interface CaaClient<U extends UserLike = User> {
   /** The credentials held now, or `null` when logged out (also after a logout the server did not confirm). */
@@ -215,6 +238,10 @@ export interface CaaClient<U extends UserLike = User> {
    * `path` starts with one `/` and is appended to the base URL (`/api/my?x=1`); it can never reach
    * another origin, nor climb above the base URL's path prefix.
    *
+   * @param method - The HTTP method, e.g. `GET`.
+   * @param path - The path under the base URL, starting with one `/` (a query string may follow).
+   * @param options - The action to sign with, the body (sent as JSON), extra headers, `signed` and the abort signal.
+   *
    * @throws {@link CaaClientError} `INVALID_PATH` for any other path, before anything is signed or
    *   sent; `REDIRECT_REFUSED` for a 3xx answer (redirects are never followed); `HTTP_ERROR` for a
    *   non-2xx answer (after the retries described at {@link createCaaClient}).
@@ -223,6 +250,10 @@ export interface CaaClient<U extends UserLike = User> {
   /**
    * `POST /api/my/login` with `{ mobile, password }` (and `device`, when `options.device` is given;
    * not signed); keeps the issued credentials.
+   *
+   * @param mobile - The user's mobile number, as the login form has it.
+   * @param password - The user's password.
+   * @param options - `device`: a name for this device, shown in the user's device list.
    */
   login(mobile: string, password: string, options?: CaaLoginOptions): Promise<CredentialsResponse<U>>;
   /** `GET /api/my`, signed with `client:my:fetch-my-profile`: the `user` of the `{ user }` body. */
@@ -286,6 +317,8 @@ export interface CaaClient<U extends UserLike = User> {
    * server answered `404 session not found` (already gone, or not a session of this user). To sign
    * out this device, call {@link CaaClient.logout}: revoking the client's own session by id leaves it
    * holding a pair the server no longer knows.
+   *
+   * @param sessionId - The session to sign out (a `sessionId` of {@link CaaClient.sessions}).
    *
    * @throws {@link CaaClientError} `INVALID_PATH` for an empty id or `.`/`..` (nothing sent); else as
    *   {@link CaaClient.request} does.
@@ -825,6 +858,8 @@ function isSessionGone(err: CaaClientError): boolean {
  *   header and no body (a login's password) ever reaches another origin. The clock learns only from
  *   the base origin's responses, and never more than `MAX_CLOCK_OFFSET_MS` (24 h).
  *
+ * @param options - The API's base URL, and optionally credentials to start with, `onCredentials`, `fetch`, `refreshAheadMs` and the clock.
+ *
  * @example
  * ```ts
  * import { createCaaClient } from 'caa-auth/client';
@@ -839,6 +874,8 @@ function isSessionGone(err: CaaClientError): boolean {
  * await client.request('PUT', '/api/my', { action: 'client:my:update-my-profile', body: { name: 'Ann' } });
  * await client.logout();
  * ```
+ *
+ * @category Client
  */
 export function createCaaClient<U extends UserLike = User>(options: CaaClientOptions): CaaClient<U> {
   return new Client<U>(options);

@@ -26,6 +26,8 @@ function isTimestamp(value: number): boolean {
  *
  * DATE_HEADER_RESOLUTION_MS; // 1000
  * ```
+ *
+ * @category Client
  */
 export const DATE_HEADER_RESOLUTION_MS = 1000;
 
@@ -40,6 +42,8 @@ export const DATE_HEADER_RESOLUTION_MS = 1000;
  *
  * CLOCK_SKEW_TOLERANCE_MS; // 2000
  * ```
+ *
+ * @category Client
  */
 export const CLOCK_SKEW_TOLERANCE_MS = 2000;
 
@@ -57,6 +61,8 @@ export const CLOCK_SKEW_TOLERANCE_MS = 2000;
  *
  * MAX_CLOCK_OFFSET_MS; // 86_400_000
  * ```
+ *
+ * @category Client
  */
 export const MAX_CLOCK_OFFSET_MS = 24 * 60 * 60 * 1000;
 
@@ -77,6 +83,8 @@ const MAX_TIMESTAMP_LEAD_MS = DEFAULT_SKEW_MS / 2;
  * const sample: ClockSample = { serverDate: parseHttpDate(res.headers.get('date')) ?? NaN, sentAt, receivedAt: Date.now() };
  * clock.learn(sample);
  * ```
+ *
+ * @category Client
  */
 export interface ClockSample {
   /** The response's `Date` header as epoch ms (whole seconds). */
@@ -91,6 +99,8 @@ export interface ClockSample {
  * Parses an HTTP `Date` header (IMF-fixdate, e.g. `Tue, 14 Nov 2023 22:13:20 GMT`) to epoch ms, or
  * `undefined` when it is missing or unreadable.
  *
+ * @param value - A `Date` header value; `null` or `undefined` when absent.
+ *
  * @example
  * ```ts
  * import { parseHttpDate } from 'caa-auth/client';
@@ -98,6 +108,8 @@ export interface ClockSample {
  * parseHttpDate('Tue, 14 Nov 2023 22:13:20 GMT'); // 1700000000000
  * parseHttpDate(response.headers.get('date'));     // undefined when the header is absent
  * ```
+ *
+ * @category Client
  */
 export function parseHttpDate(value: string | null | undefined): number | undefined {
   if (typeof value !== 'string' || value === '') return undefined;
@@ -129,6 +141,8 @@ export function parseHttpDate(value: string | null | undefined): number | undefi
  * const serverDate = parseHttpDate(res.headers.get('date'));
  * if (serverDate !== undefined) clock.learn({ serverDate, sentAt, receivedAt: Date.now() });
  * ```
+ *
+ * @category Client
  */
 export class CaaClock {
   readonly #localNow: () => number;
@@ -170,6 +184,8 @@ export class CaaClock {
   /**
    * Takes one reading of the server's clock into account. Returns `true` when the offset changed;
    * `false` also for an implausible sample (beyond {@link MAX_CLOCK_OFFSET_MS}), which is ignored.
+   *
+   * @param sample - The server's `Date`, and when the request was sent and its answer received by the local clock.
    */
   learn(sample: ClockSample): boolean {
     const { serverDate, sentAt, receivedAt } = sample;

@@ -32,6 +32,8 @@
  *   }
  * }
  * ```
+ *
+ * @category Client
  */
 export type CaaClientErrorCode =
   | 'HTTP_ERROR'
@@ -52,6 +54,8 @@ export type CaaClientErrorCode =
  *
  * new CaaClientError('HTTP_ERROR', 'apiKey not found', { status: 404, body: { message: 'apiKey not found' } });
  * ```
+ *
+ * @category Client
  */
 export interface CaaClientErrorOptions {
   /** HTTP status of the response; 0 when there was none. */
@@ -78,6 +82,8 @@ export interface CaaClientErrorOptions {
  *   else if (err instanceof CaaClientError) console.log(err.status, err.message, err.body); // 404 'user not found' { message: … }
  * }
  * ```
+ *
+ * @category Client
  */
 export class CaaClientError extends Error {
   /** What went wrong, for `switch`. */
@@ -87,6 +93,13 @@ export class CaaClientError extends Error {
   /** The parsed response body (JSON, else text); `undefined` when there was none. */
   readonly body: unknown;
 
+  /**
+   * An error of `code`.
+   *
+   * @param code - The reason.
+   * @param message - A description; the server's `message` for an HTTP error.
+   * @param options - The response's `status` and `body`, and the `cause`.
+   */
   constructor(code: CaaClientErrorCode, message: string, options: CaaClientErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'CaaClientError';
@@ -100,6 +113,8 @@ export class CaaClientError extends Error {
  * True when `err` is a {@link CaaClientError}, also across module copies (ESM and CJS builds loaded
  * together).
  *
+ * @param err - Anything caught.
+ *
  * @example
  * ```ts
  * import { isCaaClientError } from 'caa-auth/client';
@@ -108,6 +123,8 @@ export class CaaClientError extends Error {
  *   if (isCaaClientError(err) && err.status === 404) logout();
  * });
  * ```
+ *
+ * @category Client
  */
 export function isCaaClientError(err: unknown): err is CaaClientError {
   return (

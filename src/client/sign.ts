@@ -37,6 +37,8 @@ function subtleCrypto(): SubtleCrypto {
  * `?action=…&apiKey=…&secretKey=…&timestamp=…`. Byte for byte the same as the server side's
  * `computeSignature`.
  *
+ * @param input - The action, the apiKey, the secretKey and the timestamp to sign.
+ *
  * @example
  * ```ts
  * import { computeSignatureAsync } from 'caa-auth/client';
@@ -48,6 +50,8 @@ function subtleCrypto(): SubtleCrypto {
  *   timestamp: 1494908261599,
  * }); // 'VHTnYjscONrGXMumaGChvV+Q+Xo='
  * ```
+ *
+ * @category Client
  */
 export async function computeSignatureAsync(input: SignatureInput): Promise<string> {
   const digest = await subtleCrypto().digest('SHA-1', encoder.encode(buildStringToSign(input)));
@@ -63,6 +67,8 @@ export async function computeSignatureAsync(input: SignatureInput): Promise<stri
  *
  * const input: SignHeaderAsyncInput = { action: CAA_ACTIONS.logout, apiKey, secretKey, timestamp: clock.nextTimestamp() };
  * ```
+ *
+ * @category Client
  */
 export interface SignHeaderAsyncInput {
   /** The action of the endpoint that will be called, e.g. `client:my:fetch-my-profile`. */
@@ -81,6 +87,8 @@ export interface SignHeaderAsyncInput {
  * `Caa <base64(apiKey ":" signature " " timestamp)>`, on any runtime. Byte for byte the same as the
  * server side's `signCaaHeader`.
  *
+ * @param input - The action, the apiKey and the secretKey; `timestamp` defaults to now.
+ *
  * @throws RangeError when `apiKey` is not standard base64 or `timestamp` is not a 13-digit integer
  *   (the server would refuse the header as `invalid authorization`).
  *
@@ -92,6 +100,8 @@ export interface SignHeaderAsyncInput {
  *   headers: { authorization: await signCaaHeaderAsync({ action: CAA_ACTIONS.fetchMyProfile, apiKey, secretKey }) },
  * });
  * ```
+ *
+ * @category Client
  */
 export async function signCaaHeaderAsync(input: SignHeaderAsyncInput): Promise<string> {
   const { action, apiKey, secretKey } = input;

@@ -41,6 +41,8 @@ declare global {
  * app.get('/api/orders', caaAuth(auth, 'shop:orders:list'), (req, res) => res.json(listOrders(req.caaSession!.userId)));
  * app.use(caaErrorHandler());
  * ```
+ *
+ * @category Integrations
  */
 export function caaAuth<U extends UserLike, P>(
   auth: CaaAuth<U, P>,
@@ -66,11 +68,15 @@ export function caaAuth<U extends UserLike, P>(
  * const options: CaaErrorHandlerOptions = { onServerError: (err) => logger.error({ err }, 'request failed') };
  * app.use(caaErrorHandler(options));
  * ```
+ *
+ * @category Integrations
  */
 export interface CaaErrorHandlerOptions {
   /**
    * Called for every answer of 500 or more (the application's errors, 503 store faults), to log
    * it. Default: nothing. The error of a store fault is a `CaaError` whose `cause` holds no secret.
+   *
+   * @param err - What was thrown (a store fault: a `CaaError` whose `cause` holds no secret).
    */
   onServerError?: (err: unknown) => void;
 }
@@ -88,6 +94,8 @@ export interface CaaErrorHandlerOptions {
  *
  * app.use(caaErrorHandler({ onServerError: (err) => console.error(err) }));
  * ```
+ *
+ * @category Integrations
  */
 export function caaErrorHandler(options: CaaErrorHandlerOptions = {}): ErrorRequestHandler {
   return (err: unknown, _req: Request, res: Response, next: NextFunction): void => {
@@ -107,10 +115,32 @@ export function caaErrorHandler(options: CaaErrorHandlerOptions = {}): ErrorRequ
   };
 }
 
-/** The part of an Express app or router {@link caaRoutes} mounts on. */
+/**
+ * The part of an Express app or router {@link caaRoutes} mounts on.
+ *
+ * @category Integrations
+ */
 export interface ExpressRouterLike {
+  /**
+   * Mounts `GET` handlers.
+   *
+   * @param path - The route's path.
+   * @param handlers - Its handlers.
+   */
   get(path: string, ...handlers: RequestHandler[]): unknown;
+  /**
+   * Mounts `POST` handlers.
+   *
+   * @param path - The route's path.
+   * @param handlers - Its handlers.
+   */
   post(path: string, ...handlers: RequestHandler[]): unknown;
+  /**
+   * Mounts `DELETE` handlers.
+   *
+   * @param path - The route's path.
+   * @param handlers - Its handlers.
+   */
   delete(path: string, ...handlers: RequestHandler[]): unknown;
 }
 
@@ -133,6 +163,8 @@ export interface ExpressRouterLike {
  * caaRoutes(app, auth, { verifyLogin: (body) => checkPassword(body) });
  * app.use(caaErrorHandler());
  * ```
+ *
+ * @category Integrations
  */
 export function caaRoutes<U extends UserLike, P>(app: ExpressRouterLike, auth: CaaAuth<U, P>, options: CaaRoutesOptions<U>): void {
   for (const route of caaRouteTable(auth, options)) {

@@ -40,6 +40,8 @@ declare module 'fastify' {
  * const options: CaaPluginOptions = { auth, routes: { verifyLogin: (body) => checkPassword(body) } };
  * await app.register(caaPlugin, options);
  * ```
+ *
+ * @category Integrations
  */
 export interface CaaPluginOptions<U extends UserLike = UserLike, P = unknown> {
   /** The configured auth object (`createCaaAuth`). */
@@ -126,5 +128,7 @@ Object.assign(plugin, {
  * await app.register(caaPlugin, { auth, routes: { verifyLogin: (body) => checkPassword(body) } });
  * app.get('/api/orders', { config: { caa: 'shop:orders:list' } }, async (request) => listOrders(request.caaSession!.userId));
  * ```
+ *
+ * @category Integrations
  */
 export const caaPlugin: FastifyPluginAsync<CaaPluginOptions> = plugin;

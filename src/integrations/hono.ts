@@ -25,6 +25,8 @@ export type { CaaRoute, CaaRouteAnswer, CaaRouteInput, CaaRoutesOptions } from '
  *
  * const app = new Hono<CaaEnv>();
  * ```
+ *
+ * @category Integrations
  */
 export interface CaaEnv {
   Variables: {
@@ -48,6 +50,8 @@ export interface CaaEnv {
  * const app = new Hono<CaaEnv>();
  * app.get('/api/orders', caaAuth(auth, 'shop:orders:list'), (c) => c.json(listOrders(c.get('caaSession').userId)));
  * ```
+ *
+ * @category Integrations
  */
 export function caaAuth<U extends UserLike, P>(
   auth: CaaAuth<U, P>,
@@ -81,6 +85,8 @@ export function caaAuth<U extends UserLike, P>(
  *
  * app.onError(caaErrorHandler({ onServerError: (err) => console.error(err) }));
  * ```
+ *
+ * @category Integrations
  */
 export function caaErrorHandler(options: { onServerError?: (err: unknown) => void } = {}): ErrorHandler {
   return (err: unknown) => {
@@ -124,6 +130,8 @@ async function jsonBody(c: Context): Promise<unknown> {
  * caaRoutes(app, auth, { verifyLogin: (body) => checkPassword(body) });
  * app.onError(caaErrorHandler());
  * ```
+ *
+ * @category Integrations
  */
 export function caaRoutes<U extends UserLike, P, E extends CaaEnv>(app: Hono<E>, auth: CaaAuth<U, P>, options: CaaRoutesOptions<U>): void {
   for (const route of caaRouteTable(auth, options)) {

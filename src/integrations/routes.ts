@@ -18,6 +18,8 @@ import { CAA_ACTIONS, CaaError, type CaaAuth, type RequestLike, type SessionMeta
  *
  * const input: CaaRouteInput = { req, body: req.body, params: req.params };
  * ```
+ *
+ * @category Integrations
  */
 export interface CaaRouteInput {
   req: RequestLike;
@@ -36,6 +38,8 @@ export interface CaaRouteInput {
  *
  * const ok: CaaRouteAnswer = { status: 200, body: { message: 'ok' } };
  * ```
+ *
+ * @category Integrations
  */
 export interface CaaRouteAnswer {
   status: number;
@@ -51,11 +55,18 @@ export interface CaaRouteAnswer {
  *
  * for (const route of caaRouteTable(auth, { verifyLogin })) console.log(route.method, route.path);
  * ```
+ *
+ * @category Integrations
  */
 export interface CaaRoute {
   method: 'GET' | 'POST' | 'DELETE';
   /** With `:id` for a path parameter (Express, Fastify and Hono all read it so). */
   path: string;
+  /**
+   * Answers a request of this route.
+   *
+   * @param input - The request, its parsed body, its path parameters and the client's address.
+   */
   handle(input: CaaRouteInput): Promise<CaaRouteAnswer>;
 }
 
@@ -72,17 +83,26 @@ export interface CaaRoute {
  *   metadata: (body, req) => ({ userAgent: req.headers['user-agent'] ?? null }),
  * };
  * ```
+ *
+ * @category Integrations
  */
 export interface CaaRoutesOptions<U extends UserLike> {
   /**
    * Checks a login request's body (whatever the application's login form sends) and returns the
    * user it proves, or `null`/`undefined` for a failed login.
+   *
+   * @param body - The login request's parsed body.
+   * @param req - The login request (for its headers).
    */
   verifyLogin(body: unknown, req: RequestLike): Promise<U | null | undefined>;
   /**
    * What the user's device list shows about the new session. Default: `{ userAgent, ip }` (the
    * `User-Agent` header and the framework's client address), and `device` when the login body has
    * a string `device` (at most 64 characters kept).
+   *
+   * @param body - The login request's parsed body.
+   * @param req - The login request (for its headers).
+   * @param ip - The client's address, as the framework tells it.
    */
   metadata?: (body: unknown, req: RequestLike, ip: string | undefined) => SessionMetadata | undefined;
   /** Where the routes live; default `/api/my` (the original API's). */
@@ -91,10 +111,18 @@ export interface CaaRoutesOptions<U extends UserLike> {
   loginFailed?: CaaRouteAnswer;
 }
 
-/** The answer to a failed login by default (not a Caa wire message: login is the application's). */
+/**
+ * The answer to a failed login by default (not a Caa wire message: login is the application's).
+ *
+ * @category Integrations
+ */
 export const LOGIN_FAILED: CaaRouteAnswer = { status: 401, body: { message: 'invalid login' } };
 
-/** The answer to `DELETE /api/my/sessions/:id` for an id the user has no live session of. */
+/**
+ * The answer to `DELETE /api/my/sessions/:id` for an id the user has no live session of.
+ *
+ * @category Integrations
+ */
 export const SESSION_NOT_FOUND: CaaRouteAnswer = { status: 404, body: { message: 'session not found' } };
 
 function headerOf(req: RequestLike, name: string): string | undefined {
@@ -120,6 +148,8 @@ function headerOf(req: RequestLike, name: string): string | undefined {
  * // The default plus the app's version header.
  * const metadata = (body, req, ip) => ({ ...defaultLoginMetadata(body, req, ip), appVersion: req.headers['x-app-version'] ?? null });
  * ```
+ *
+ * @category Integrations
  */
 export function defaultLoginMetadata(body: unknown, req: RequestLike, ip?: string): SessionMetadata {
   const device = typeof body === 'object' && body !== null ? (body as { device?: unknown }).device : undefined;
@@ -146,7 +176,7 @@ const ok = (body: unknown): CaaRouteAnswer => ({ status: 200, body });
  * The two DELETEs accept each exact header once (replay protection): the legacy signature covers
  * the action but not the path, so a captured header must not be replayed against another session.
  *
- * @param auth - The configured auth object ({@link createCaaAuth}).
+ * @param auth - The configured auth object ({@link caa-auth!createCaaAuth}).
  * @param options - `verifyLogin` (required), `metadata`, `prefix`, `loginFailed`.
  *
  * @example
@@ -156,6 +186,8 @@ const ok = (body: unknown): CaaRouteAnswer => ({ status: 200, body });
  * // A framework without an integration mounts the table itself.
  * for (const route of caaRouteTable(auth, { verifyLogin })) router.on(route.method, route.path, adapt(route.handle));
  * ```
+ *
+ * @category Integrations
  */
 export function caaRouteTable<U extends UserLike, P>(auth: CaaAuth<U, P>, options: CaaRoutesOptions<U>): CaaRoute[] {
   if (typeof options?.verifyLogin !== 'function') {

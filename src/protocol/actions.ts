@@ -14,6 +14,8 @@
  *
  * const authorization = signCaaHeader({ action: CAA_ACTIONS.refreshToken, apiKey, secretKey });
  * ```
+ *
+ * @category Protocol
  */
 export const CAA_ACTIONS = {
   /** `POST /api/my/login`: issues credentials; not signed. */
@@ -47,5 +49,7 @@ export const CAA_ACTIONS = {
  * }
  * app.get('/api/my', requireSession(CAA_ACTIONS.fetchMyProfile), showProfile);
  * ```
+ *
+ * @category Protocol
  */
 export type CaaAction = (typeof CAA_ACTIONS)[keyof typeof CAA_ACTIONS];

@@ -26,6 +26,8 @@ import { MAX_HEADER_LENGTH, SIGNATURE_BYTES, SIGNATURE_LENGTH, TIMESTAMP_DIGITS 
  * const header = formatCaaHeader(credentials); // 'Caa U3pnZ1U4ZGoy…'
  * parseCaaHeader(header); // the same three fields
  * ```
+ *
+ * @category Protocol
  */
 export interface CaaCredentials {
   /** Public identifier of the session (base64). */
@@ -124,6 +126,8 @@ export function timestampText(timestamp: number): string {
  * `signature` and a 13-digit `timestamp`. Values over {@link MAX_HEADER_LENGTH} characters
  * are refused before any decoding.
  *
+ * @param value - The `Authorization` header value, e.g. `Caa N1Qr…`; `null` or `undefined` when absent.
+ *
  * @throws {@link CaaError} 400 `invalid authorization` (code `INVALID_AUTHORIZATION`) for anything else,
  *   including a missing header.
  *
@@ -133,6 +137,8 @@ export function timestampText(timestamp: number): string {
  *
  * const { apiKey, signature, timestamp } = parseCaaHeader(req.headers.authorization);
  * ```
+ *
+ * @category Protocol
  */
 export function parseCaaHeader(value: string | null | undefined): CaaCredentials {
   if (typeof value !== 'string' || value.length > MAX_HEADER_LENGTH) invalid();
@@ -182,6 +188,8 @@ export function parseCaaHeader(value: string | null | undefined): CaaCredentials
  * Writes credentials as an `Authorization` header value, the exact inverse of
  * {@link parseCaaHeader}: `Caa ` and the base64 of `apiKey:signature timestamp`.
  *
+ * @param credentials - The apiKey, the signature and the timestamp to encode.
+ *
  * @throws RangeError when the credentials could not be parsed back (not base64, wrong signature
  *   length, timestamp not a 13-digit integer, header longer than {@link MAX_HEADER_LENGTH}).
  *
@@ -191,6 +199,8 @@ export function parseCaaHeader(value: string | null | undefined): CaaCredentials
  *
  * formatCaaHeader({ apiKey, signature, timestamp: 1510213872070 }); // 'Caa N1Qr…'
  * ```
+ *
+ * @category Protocol
  */
 export function formatCaaHeader(credentials: CaaCredentials): string {
   const { apiKey, signature, timestamp } = credentials;

@@ -17,6 +17,8 @@
  *   return Response.json({ message: CAA_MESSAGES.invalidAuthorization }, { status: 400 });
  * }
  * ```
+ *
+ * @category Protocol
  */
 export const MAX_HEADER_LENGTH = 1024;
 
@@ -30,6 +32,8 @@ export const MAX_HEADER_LENGTH = 1024;
  * // A narrower window for profile updates: a captured header stays usable for less time.
  * await authenticate(store, req, CAA_ACTIONS.updateMyProfile, { skewMs: DEFAULT_SKEW_MS / 5 });
  * ```
+ *
+ * @category Protocol
  */
 export const DEFAULT_SKEW_MS = 300_000;
 
@@ -43,6 +47,8 @@ export const DEFAULT_SKEW_MS = 300_000;
  * // A clock that counts seconds gives 10 digits, which the server answers 400 invalid authorization.
  * if (String(timestamp).length !== TIMESTAMP_DIGITS) throw new RangeError('timestamp must be epoch milliseconds');
  * ```
+ *
+ * @category Protocol
  */
 export const TIMESTAMP_DIGITS = 13;
 
@@ -56,6 +62,8 @@ export const TIMESTAMP_DIGITS = 13;
  * // Testing a signer ported to another language: its output must decode to one SHA-1 digest.
  * expect(Buffer.from(portedSignature, 'base64')).toHaveLength(SIGNATURE_BYTES);
  * ```
+ *
+ * @category Protocol
  */
 export const SIGNATURE_BYTES = 20;
 

@@ -33,6 +33,8 @@ export function sha1Base64(text: string): string {
 /**
  * Computes the signature of a request: base64 of SHA-1 over {@link buildStringToSign}.
  *
+ * @param input - The action, the apiKey, the secretKey and the timestamp to sign.
+ *
  * @example
  * ```ts
  * import { computeSignature } from 'caa-auth';
@@ -44,6 +46,8 @@ export function sha1Base64(text: string): string {
  *   timestamp: 1494908261599,
  * }); // 'VHTnYjscONrGXMumaGChvV+Q+Xo='
  * ```
+ *
+ * @category Protocol
  */
 export function computeSignature(input: SignatureInput): string {
   return sha1Base64(buildStringToSign(input));
@@ -60,6 +64,8 @@ export function computeSignature(input: SignatureInput): string {
  * const input: SignHeaderInput = { action: CAA_ACTIONS.logout, apiKey, secretKey };
  * await fetch('http://localhost:3003/api/my/logout', { method: 'DELETE', headers: { authorization: signCaaHeader(input) } });
  * ```
+ *
+ * @category Protocol
  */
 export interface SignHeaderInput {
   readonly action: string;
@@ -72,6 +78,8 @@ export interface SignHeaderInput {
 /**
  * The client side: signs a request and returns the whole `Authorization` header value.
  *
+ * @param input - The action, the apiKey and the secretKey; `timestamp` defaults to now.
+ *
  * @example
  * ```ts
  * import { CAA_ACTIONS, signCaaHeader } from 'caa-auth';
@@ -80,6 +88,8 @@ export interface SignHeaderInput {
  *   headers: { authorization: signCaaHeader({ action: CAA_ACTIONS.fetchMyProfile, apiKey, secretKey }) },
  * });
  * ```
+ *
+ * @category Protocol
  */
 export function signCaaHeader(input: SignHeaderInput): string {
   const timestamp = input.timestamp ?? Date.now();

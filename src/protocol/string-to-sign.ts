@@ -21,6 +21,8 @@
  * };
  * await computeSignatureAsync(input); // 'VHTnYjscONrGXMumaGChvV+Q+Xo='
  * ```
+ *
+ * @category Protocol
  */
 export interface SignatureInput {
   /** The action of the endpoint, e.g. `client:my:refresh-token`. */
@@ -34,6 +36,8 @@ export interface SignatureInput {
 /**
  * Builds `?action=…&apiKey=…&secretKey=…&timestamp=…`, values concatenated raw (no URL-escaping).
  *
+ * @param input - The action, the apiKey, the secretKey and the timestamp.
+ *
  * @example
  * ```ts
  * import { buildStringToSign } from 'caa-auth';
@@ -41,6 +45,8 @@ export interface SignatureInput {
  * buildStringToSign({ action: 'user:personal-profile', apiKey: 'Szgg…', secretKey: 'fz/T…', timestamp: 1494908261599 });
  * // '?action=user:personal-profile&apiKey=Szgg…&secretKey=fz/T…&timestamp=1494908261599'
  * ```
+ *
+ * @category Protocol
  */
 export function buildStringToSign(input: SignatureInput): string {
   return stringToSign(input.action, input.apiKey, input.secretKey, input.timestamp);

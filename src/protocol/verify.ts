@@ -22,6 +22,8 @@ import { stringToSign } from './string-to-sign.js';
  * const options: VerifyOptions = { action: CAA_ACTIONS.fetchMyProfile, secretKey: session.secretKey, skewMs: 600_000 };
  * verifyCaaSignature(parseCaaHeader(req.headers.authorization), options);
  * ```
+ *
+ * @category Protocol
  */
 export interface VerifyOptions {
   /** The action of the endpoint that was called. */
@@ -37,6 +39,9 @@ export interface VerifyOptions {
 /**
  * Throws unless `timestamp` lies within ±`skewMs` of `now` (both edges included).
  *
+ * @param timestamp - The request's timestamp, epoch ms.
+ * @param options - `now` (default `Date.now()`) and `skewMs` (default {@link DEFAULT_SKEW_MS}).
+ *
  * @throws {@link CaaError} 400 `invalid signature`, code `TIMESTAMP_OUT_OF_WINDOW`.
  *
  * @example
@@ -45,6 +50,8 @@ export interface VerifyOptions {
  *
  * assertTimestampInWindow(credentials.timestamp, { now: Date.now() });
  * ```
+ *
+ * @category Protocol
  */
 export function assertTimestampInWindow(timestamp: number, options: { now?: number; skewMs?: number } = {}): void {
   if (!isInWindow(timestamp, options.now ?? Date.now(), options.skewMs ?? DEFAULT_SKEW_MS)) {
@@ -61,6 +68,9 @@ function isInWindow(timestamp: number, now: number, skewMs: number): boolean {
  * Verifies a parsed header against the session's secret: the timestamp must be inside the window,
  * and the signature must equal the one computed with `action` (constant-time, on its base64 text).
  *
+ * @param credentials - What {@link parseCaaHeader} read from the header.
+ * @param options - The action the request must be signed with, the session's secretKey, `now` and `skewMs`.
+ *
  * @throws {@link CaaError} 400 `invalid signature`, code `TIMESTAMP_OUT_OF_WINDOW` or `SIGNATURE_MISMATCH`.
  *
  * @example
@@ -71,6 +81,8 @@ function isInWindow(timestamp: number, now: number, skewMs: number): boolean {
  * const session = await store.get(credentials.apiKey);
  * verifyCaaSignature(credentials, { action: CAA_ACTIONS.fetchMyProfile, secretKey: session.secretKey });
  * ```
+ *
+ * @category Protocol
  */
 export function verifyCaaSignature(credentials: CaaCredentials, options: VerifyOptions): void {
   // The window check of assertTimestampInWindow, written out: one call less on the hot path.

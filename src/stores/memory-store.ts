@@ -57,6 +57,8 @@ interface Marker {
  * const options: MemoryStoreOptions = { expiredRetentionMs: 3_600_000 };
  * const store = new MemoryStore(options);
  * ```
+ *
+ * @category Stores
  */
 export interface MemoryStoreOptions {
   /**
@@ -82,6 +84,8 @@ export interface MemoryStoreOptions {
  * const store = new MemoryStore();
  * const credentials = await issueSession(store, user);
  * ```
+ *
+ * @category Stores
  */
 export class MemoryStore implements SessionStore {
   readonly #sessions = new Map<string, Stored>();
@@ -95,6 +99,11 @@ export class MemoryStore implements SessionStore {
   /** Entries left by the last sweep: the next one waits for at least as many writes. */
   #sizeAfterSweep = 0;
 
+  /**
+   * An empty store.
+   *
+   * @param options - `expiredRetentionMs` (default one day) and `sweepEvery`.
+   */
   constructor(options: MemoryStoreOptions = {}) {
     this.#sweepEvery = options.sweepEvery ?? 1024;
     this.#retentionMs = options.expiredRetentionMs ?? EXPIRED_SESSION_RETENTION_MS;
@@ -105,7 +114,11 @@ export class MemoryStore implements SessionStore {
     return this.#sessions.size + this.#families.size + this.#replays.size + this.#users.size;
   }
 
-  /** The live sessions held now (an admin view; also what tests count). */
+  /**
+   * The live sessions held now (an admin view; also what tests count).
+   *
+   * @param now - The clock, epoch ms; default `Date.now()`.
+   */
   liveSessions(now: number = Date.now()): Session[] {
     const sessions: Session[] = [];
     for (const { record, forgetAt } of this.#sessions.values()) {
@@ -154,7 +167,12 @@ export class MemoryStore implements SessionStore {
     return this.lookupSync(apiKey, now);
   }
 
-  /** {@link SessionStore.lookupSync}: the use cases read this store without a promise hop. */
+  /**
+   * {@link SessionStore.lookupSync}: the use cases read this store without a promise hop.
+   *
+   * @param apiKey - The apiKey of the request.
+   * @param now - The caller's clock, epoch ms.
+   */
   lookupSync(apiKey: string, now: number): LookupResult {
     const stored = this.#live(this.#sessions, apiKey, now);
     // A rotated record outlives its family only as a tombstone: once the family is revoked, it is gone.

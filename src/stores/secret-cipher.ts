@@ -24,9 +24,23 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
  * // The apiKey is bound in, so a sealed secret copied into another session's record does not open.
  * cipher.open(sealed, otherApiKey); // throws
  * ```
+ *
+ * @category Stores
  */
 export interface SecretCipher {
+  /**
+   * Seals a secretKey for storage under the current key.
+   *
+   * @param secretKey - The secret to seal.
+   * @param context - What the sealed value is bound to (the record's apiKey, user, family and expiry); {@link SecretCipher.open} needs the same.
+   */
   seal(secretKey: string, context: string): string;
+  /**
+   * Opens a sealed secretKey; throws when it was tampered with, sealed for another context or under an unknown key.
+   *
+   * @param sealed - What {@link SecretCipher.seal} returned.
+   * @param context - The context it was sealed with.
+   */
   open(sealed: string, context: string): string;
 }
 
@@ -44,6 +58,8 @@ export interface SecretCipher {
  * };
  * const store = new RedisStore({ client, secretCipher: createSecretCipher(options) });
  * ```
+ *
+ * @category Stores
  */
 export interface SecretCipherOptions {
   /** Application keys by key id: 32 bytes each (a Buffer, or base64 text of 32 bytes). */
@@ -62,6 +78,8 @@ const KEY_BYTES = 32;
  * (base64url parts); the apiKey is the associated data, so a sealed secret moved to another
  * session's record does not open.
  *
+ * @param options - The application keys by id (32 bytes each, base64) and which one seals (`current`).
+ *
  * @example
  * ```ts
  * import { RedisStore, createSecretCipher } from 'caa-auth';
@@ -72,6 +90,8 @@ const KEY_BYTES = 32;
  * });
  * const store = new RedisStore({ client, secretCipher });
  * ```
+ *
+ * @category Stores
  */
 export function createSecretCipher(options: SecretCipherOptions): SecretCipher {
   const keys = new Map<string, Buffer>();

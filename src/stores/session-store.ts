@@ -21,6 +21,8 @@ import type { Session } from '../models.js';
  * // A custom store over several databases picks one by the tag, so a family never spans two.
  * const shardOf = (apiKey: string) => shards[hash(apiKey.slice(0, FAMILY_TAG_LENGTH)) % shards.length];
  * ```
+ *
+ * @category Stores
  */
 export const FAMILY_TAG_LENGTH = 2;
 
@@ -36,6 +38,8 @@ export const FAMILY_TAG_LENGTH = 2;
  * // The cleanup job of a custom SQL store: rows stay past expiry, so expired keys still read SESSION_EXPIRED.
  * await sql`DELETE FROM caa_sessions WHERE expire_in < ${Date.now() - EXPIRED_SESSION_RETENTION_MS}`;
  * ```
+ *
+ * @category Stores
  */
 export const EXPIRED_SESSION_RETENTION_MS = 86_400_000;
 
@@ -60,6 +64,8 @@ export function toSession(record: Session): Session {
  * const metadata: SessionMetadata = { userAgent: req.headers['user-agent'] ?? null, ip: req.ip ?? null, device: 'Pixel 8' };
  * await auth.issueSession(user, { metadata });
  * ```
+ *
+ * @category Sessions
  */
 export type SessionMetadata = Readonly<Record<string, string | number | boolean | null>>;
 
@@ -73,6 +79,8 @@ export type SessionMetadata = Readonly<Record<string, string | number | boolean 
  * // Keep only what the device list shows, well within the limit.
  * const metadata = Object.fromEntries(Object.entries(all).slice(0, MAX_METADATA_KEYS));
  * ```
+ *
+ * @category Sessions
  */
 export const MAX_METADATA_KEYS = 16;
 
@@ -86,6 +94,8 @@ export const MAX_METADATA_KEYS = 16;
  *
  * const shown = metadata.userAgent.length === MAX_METADATA_VALUE_LENGTH ? `${metadata.userAgent}…` : metadata.userAgent;
  * ```
+ *
+ * @category Sessions
  */
 export const MAX_METADATA_VALUE_LENGTH = 512;
 
@@ -99,6 +109,8 @@ export const MAX_METADATA_VALUE_LENGTH = 512;
  * const [first]: StoredSessionInfo[] = await store.listUserSessions('u1', Date.now());
  * console.log(first?.sessionId, new Date(first?.createdAt ?? 0), first?.metadata.userAgent);
  * ```
+ *
+ * @category Stores
  */
 export interface StoredSessionInfo {
   /** The family's id: stable across rotations, and not a credential. */
@@ -124,6 +136,8 @@ export interface StoredSessionInfo {
  * const options: CreateOptions = { metadata: { device: 'Pixel 8' }, maxSessions: 100, endsAt: session.createdAt + 30 * 86_400_000 };
  * await store.create(session, Date.now(), options);
  * ```
+ *
+ * @category Stores
  */
 export interface CreateOptions {
   /** Kept with the family, for {@link SessionStore.listUserSessions}. Default `{}`. */
@@ -150,6 +164,8 @@ export interface CreateOptions {
  * const { evicted }: CreateResult = await store.create(session, Date.now(), { maxSessions: 5 });
  * if (evicted.length > 0) console.info(`signed out ${evicted.length} old device(s)`);
  * ```
+ *
+ * @category Stores
  */
 export interface CreateResult {
   /** Families of the same user revoked to keep within `maxSessions`, oldest first. */
@@ -168,6 +184,8 @@ export interface CreateResult {
  *
  * store.onCondition?.((condition: StoreCondition) => alerts.page(condition.message));
  * ```
+ *
+ * @category Stores
  */
 export interface StoreCondition {
   condition: 'version' | 'eviction' | 'persistence' | 'data-lost';
@@ -184,6 +202,8 @@ export interface StoreCondition {
  * const others: RevokeUserSessionsFilter = { except: session.familyId }; // "log out other devices"
  * await store.revokeUserSessions(session.userId, Date.now(), others);
  * ```
+ *
+ * @category Stores
  */
 export interface RevokeUserSessionsFilter {
   /** Only this session (family id). */
@@ -202,6 +222,8 @@ export interface RevokeUserSessionsFilter {
  * // In a custom store's rotate: the old record stays as a tombstone, for grace and reuse detection.
  * const tombstone: SessionRecord = { ...record, state: 'rotated', successor: next.apiKey, rotatedAt: now };
  * ```
+ *
+ * @category Stores
  */
 export interface SessionRecord extends Session {
   /** `live`: usable. `rotated`: replaced by `successor`; kept for grace and reuse detection. */
@@ -235,6 +257,8 @@ export interface SessionRecord extends Session {
  *   return (await redis.get(`replay:${marker.key}`)) !== marker.id;
  * }
  * ```
+ *
+ * @category Stores
  */
 export interface ReplayMarker {
   /** Identifies one header (apiKey, timestamp, signature). */
@@ -259,6 +283,8 @@ export interface ReplayMarker {
  * const { record }: LookupResult = await store.lookup(apiKey, Date.now());
  * if (record?.state === 'live') console.log(record.userId, new Date(record.expireIn));
  * ```
+ *
+ * @category Stores
  */
 export interface LookupResult {
   /** The record of that apiKey, live or rotated; `null` when unknown, revoked or gone. */
@@ -284,6 +310,8 @@ export interface LookupResult {
  *   graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS,
  * };
  * ```
+ *
+ * @category Stores
  */
 export interface VerifiedUse {
   /** The apiKey the client signed with (the signature verified). */
@@ -325,6 +353,8 @@ export interface VerifiedUse {
  * await store.rotate(request); // { outcome: 'rotated', session: second }
  * await store.rotate({ ...request, next: third }); // { outcome: 'grace', session: second }: a retry gets the same successor
  * ```
+ *
+ * @category Stores
  */
 export interface RotateRequest extends VerifiedUse {
   /**
@@ -363,6 +393,8 @@ export interface RotateRequest extends VerifiedUse {
  *   }
  * }
  * ```
+ *
+ * @category Stores
  */
 export type RotateResult =
   | { outcome: 'rotated' | 'grace'; session: Session }
@@ -383,6 +415,8 @@ export type RotateResult =
  * };
  * await store.use(request); // { outcome: 'revoked' }
  * ```
+ *
+ * @category Stores
  */
 export interface UseRequest extends VerifiedUse {
   /** Logout: revoke the family, whether the key is live or rotated. */
@@ -406,6 +440,8 @@ export interface UseRequest extends VerifiedUse {
  * const { outcome }: UseResult = await store.use(request);
  * if (outcome === 'reused') console.warn('a rotated key came back: the family was revoked');
  * ```
+ *
+ * @category Stores
  */
 export interface UseResult {
   outcome: 'live' | 'revoked' | 'reused' | 'replayed' | 'not-found';
@@ -456,47 +492,81 @@ export interface UseResult {
  * }
  * // In the caa-auth repository, a new store proves itself with the shared suite: describeSessionStoreContract (test/contract/).
  * ```
+ *
+ * @category Stores
  */
 export interface SessionStore {
   /**
    * Saves a new live session, the first of a new family (login), and adds the family to its
    * user's index. A family that {@link SessionStore.revokeUserSessions} revoked while this call
    * ran is not made live (the revocation wins), so that no session escapes a "log out everywhere".
+   *
+   * @param session - The new session (its first pair and its family).
+   * @param now - The caller's clock, epoch ms.
+   * @param options - `metadata` (kept for the device list) and `maxSessions` (beyond it, the user's oldest are revoked).
    */
   create(session: Session, now: number, options?: CreateOptions): Promise<CreateResult>;
-  /** Reads the record of `apiKey`; writes nothing. */
+  /**
+   * Reads the record of `apiKey`; writes nothing.
+   *
+   * @param apiKey - The apiKey of the request.
+   * @param now - The caller's clock, epoch ms.
+   */
   lookup(apiKey: string, now: number): Promise<LookupResult>;
   /**
    * Optional: the same as {@link SessionStore.lookup}, synchronously, for stores that hold their
    * data in the process ({@link MemoryStore}). The use cases call it when present, which saves the
    * promise hops of an async call on every request.
+   *
+   * @param apiKey - The apiKey of the request.
+   * @param now - The caller's clock, epoch ms.
    */
   lookupSync?(apiKey: string, now: number): LookupResult;
-  /** Rotates a session atomically; see {@link RotateResult}. */
+  /**
+   * Rotates a session atomically; see {@link RotateResult}.
+   *
+   * @param request - The verified refresh: the key, its replay marker, the successor pair and how to judge a rotated key.
+   */
   rotate(request: RotateRequest): Promise<RotateResult>;
   /**
    * Records a verified request on any endpoint but refresh: marks a live key used (ending its
    * predecessor's grace), sets the replay marker, judges a rotated key, and for a logout revokes the
    * family; see {@link UseResult}.
+   *
+   * @param request - The verified use of a key: its replay marker, how to judge a rotated key, and whether to revoke the family (logout).
    */
   use(request: UseRequest): Promise<UseResult>;
-  /** Revokes the session of `apiKey` and its whole family (an orphaned session). */
+  /**
+   * Revokes the session of `apiKey` and its whole family (an orphaned session).
+   *
+   * @param apiKey - Any apiKey of the family to revoke.
+   * @param now - The caller's clock, epoch ms.
+   */
   revoke(apiKey: string, now: number): Promise<void>;
   /**
    * The live families of a user (one entry each), oldest login first. Entries of families that
    * ended (revoked, expired, evicted) are not listed, and the store may drop them from its index.
+   *
+   * @param userId - The user's id, as a string.
+   * @param now - The caller's clock, epoch ms.
    */
   listUserSessions(userId: string, now: number): Promise<StoredSessionInfo[]>;
   /**
    * Revokes a user's live families — all, all but `except`, or only `sessionId` — and returns the
    * ids of those that were live. When it returns, no key of them authenticates or refreshes; a
    * family created while it runs is either revoked or listed afterwards.
+   *
+   * @param userId - The user's id, as a string.
+   * @param now - The caller's clock, epoch ms.
+   * @param filter - Which sessions: all (`{}`), all but one (`except`), or one (`sessionId`); family ids.
    */
   revokeUserSessions(userId: string, now: number, filter?: RevokeUserSessionsFilter): Promise<string[]>;
   /**
    * Optional: subscribes to the store's own conditions ({@link StoreCondition}); conditions
    * reported before the call are delivered to it too. {@link RedisStore} has it; the configured auth
    * object turns them into `store.condition` events.
+   *
+   * @param listener - Called once per condition the store notices.
    */
   onCondition?(listener: (condition: StoreCondition) => void): void;
 }

@@ -44,6 +44,8 @@ import { readAuthorization, type RequestLike } from './request.js';
  * const once: AuthenticateOptions = { replayProtection: true };
  * const session = await authenticate(store, req, CAA_ACTIONS.updateMyProfile, once);
  * ```
+ *
+ * @category Use cases
  */
 export interface AuthenticateOptions extends ClockOptions, RotationOptions, LifetimeOptions, EventOptions {
   /** Accept each exact header only once within the window (400 `REPLAYED` the second time). Default `false`. */
@@ -197,6 +199,11 @@ async function authenticateReporting(store: SessionStore, req: RequestLike, acti
  * refused, and once its grace is over — unless the request was signed before the rotation — its
  * whole family is revoked (`TOKEN_REUSED`): it came back after its successor was handed out.
  *
+ * @param store - Where the sessions live.
+ * @param req - The request: anything with headers (Node, Express, Fastify, a Fetch `Request` or `Headers`).
+ * @param action - The action the request must be signed with (spec §3), e.g. `client:my:fetch-my-profile`.
+ * @param options - The clock, the window, rotation judgement, the absolute lifetime, `replayProtection` and `onEvent`.
+ *
  * @throws {@link CaaError} 400 `invalid authorization` | 400 `invalid signature` (codes
  *   `TIMESTAMP_OUT_OF_WINDOW`, `SIGNATURE_MISMATCH`, `REPLAYED`) | 404 `apiKey not found` (codes
  *   `APIKEY_NOT_FOUND`, `SESSION_EXPIRED`, `TOKEN_REUSED`) | 503 (`STORE_UNAVAILABLE`).
@@ -208,6 +215,8 @@ async function authenticateReporting(store: SessionStore, req: RequestLike, acti
  * const session = await authenticate(store, req, CAA_ACTIONS.fetchMyProfile);
  * const user = await users.findById(session.userId);
  * ```
+ *
+ * @category Use cases
  */
 export async function authenticate(
   store: SessionStore,

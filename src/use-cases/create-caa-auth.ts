@@ -34,6 +34,8 @@ import { listSessions, revokeUserSession, revokeUserSessions, type SessionInfo, 
  * };
  * const auth = createCaaAuth(config);
  * ```
+ *
+ * @category Use cases
  */
 export interface CaaAuthConfig<U extends UserLike = User, P = PublicUser<U>>
   extends ClockOptions,
@@ -75,6 +77,8 @@ export interface CaaAuthConfig<U extends UserLike = User, P = PublicUser<U>>
  *   res.json({ user: await users.findById(session.userId) });
  * });
  * ```
+ *
+ * @category Use cases
  */
 export interface CaaAuth<U extends UserLike = User, P = PublicUser<U>> {
   /** The store the configuration uses. */
@@ -217,6 +221,8 @@ function checkConfig(config: unknown): asserts config is CaaAuthConfig<UserLike,
  * });
  * const body = await auth.issueSession(user, { metadata: { userAgent: req.headers['user-agent'] ?? null } });
  * ```
+ *
+ * @category Use cases
  */
 export function createCaaAuth<U extends UserLike = User, P = PublicUser<U>>(config: CaaAuthConfig<U, P>): CaaAuth<U, P> {
   checkConfig(config);

@@ -25,6 +25,8 @@ import type { SessionMetadata, StoreCondition } from '../stores/session-store.js
  *
  * const byUser: readonly RevokeReason[] = ['logout', 'session', 'user', 'others'];
  * ```
+ *
+ * @category Sessions
  */
 export type RevokeReason = 'logout' | 'session' | 'user' | 'others' | 'limit' | 'user-not-found';
 
@@ -37,6 +39,8 @@ export type RevokeReason = 'logout' | 'session' | 'user' | 'others' | 'limit' | 
  *
  * const writes: readonly CaaOperation[] = ['issue', 'refresh', 'revoke', 'revoke-sessions'];
  * ```
+ *
+ * @category Sessions
  */
 export type CaaOperation = 'issue' | 'authenticate' | 'refresh' | 'revoke' | 'list-sessions' | 'revoke-sessions';
 
@@ -58,6 +62,8 @@ export type CaaOperation = 'issue' | 'authenticate' | 'refresh' | 'revoke' | 'li
  *   }
  * }
  * ```
+ *
+ * @category Sessions
  */
 export type CaaEvent =
   /** A login: a new family. */
@@ -87,6 +93,8 @@ export type CaaEvent =
  *
  * const fault: StoreFault = { name: 'Error', code: 'ECONNREFUSED', message: 'connect ECONNREFUSED 127.0.0.1:6379' };
  * ```
+ *
+ * @category Sessions
  */
 export interface StoreFault {
   name: string;
@@ -97,6 +105,8 @@ export interface StoreFault {
 /**
  * Receives events. It may be async; its promise is not awaited and its rejection is ignored.
  *
+ * @param event - What happened (told apart by `type`).
+ *
  * @example
  * ```ts
  * import pino from 'pino';
@@ -106,6 +116,8 @@ export interface StoreFault {
  * const onEvent: CaaEventHandler = (event) => log.info(event, event.type);
  * const auth = createCaaAuth({ store, users, onEvent });
  * ```
+ *
+ * @category Sessions
  */
 export type CaaEventHandler = (event: CaaEvent) => void | Promise<void>;
 
@@ -119,6 +131,8 @@ export type CaaEventHandler = (event: CaaEvent) => void | Promise<void>;
  * const events: EventOptions = { onEvent: (event) => console.log(event.type) };
  * await refreshToken(store, users, req, events);
  * ```
+ *
+ * @category Sessions
  */
 export interface EventOptions {
   /** Receives every event; default none. */

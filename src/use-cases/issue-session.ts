@@ -29,6 +29,8 @@ import {
  * const options: IssueSessionOptions = { metadata: { userAgent: req.headers['user-agent'] ?? null, ip: req.ip ?? null } };
  * res.json(await issueSession(store, user, options));
  * ```
+ *
+ * @category Use cases
  */
 export interface IssueSessionOptions<U extends UserLike = UserLike, P = PublicUser<U>> extends IssueOptions, ProjectionOptions<U, P> {
   /** What the user's list of sessions shows about this one (see {@link SessionMetadata}). */
@@ -63,6 +65,10 @@ export function credentialsResponse<U extends UserLike, P>(
  * oldest. The user's `_id` becomes a string here, once ({@link userIdOf}): every later
  * `findById` receives that string.
  *
+ * @param store - Where the session is kept.
+ * @param user - The user who has just proved who they are; its `_id` names the session's user.
+ * @param options - `ttlMs`, `maxLifetimeMs`, `maxSessionsPerUser`, `metadata` (shown in the user's device list), `publicUser`, `onEvent`, the clock and the key generator.
+ *
  * @throws {@link CaaError} 503 `STORE_UNAVAILABLE` when the store fails; `TypeError` for a user
  *   without a usable `_id` or malformed metadata.
  *
@@ -75,6 +81,8 @@ export function credentialsResponse<U extends UserLike, P>(
  *   res.json(await issueSession(store, user)); // { apiKey, secretKey, userId, expireIn, user }
  * });
  * ```
+ *
+ * @category Use cases
  */
 export async function issueSession<U extends UserLike, P = PublicUser<U>>(
   store: SessionStore,

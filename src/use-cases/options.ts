@@ -20,6 +20,8 @@ import { randomString } from './random.js';
  * // "Remember me" keeps a session twice as long as the original service did.
  * await issueSession(store, user, { ttlMs: rememberMe ? 2 * DEFAULT_SESSION_TTL_MS : DEFAULT_SESSION_TTL_MS });
  * ```
+ *
+ * @category Use cases
  */
 export const DEFAULT_SESSION_TTL_MS = 259_200_000;
 
@@ -33,6 +35,8 @@ export const DEFAULT_SESSION_TTL_MS = 259_200_000;
  * // Mobile clients on slow networks retry a lost refresh late: give them three times as long.
  * res.json(await refreshToken(store, users, req, { graceMs: 3 * DEFAULT_GRACE_MS }));
  * ```
+ *
+ * @category Use cases
  */
 export const DEFAULT_GRACE_MS = 10_000;
 
@@ -48,6 +52,8 @@ export const DEFAULT_GRACE_MS = 10_000;
  * // App servers known to drift up to 3 s from Redis: clients corrected against them drift as much.
  * await authenticate(store, req, action, { rotationToleranceMs: DEFAULT_ROTATION_TOLERANCE_MS + 3_000 });
  * ```
+ *
+ * @category Use cases
  */
 export const DEFAULT_ROTATION_TOLERANCE_MS = 2_000;
 
@@ -63,6 +69,8 @@ export const DEFAULT_ROTATION_TOLERANCE_MS = 2_000;
  * const generateKey = () => Buffer.alloc(KEY_BYTES, ++n).toString('base64');
  * await issueSession(store, user, { generateKey });
  * ```
+ *
+ * @category Use cases
  */
 export const KEY_BYTES = 32;
 
@@ -81,6 +89,8 @@ export const KEY_BYTES = 32;
  * const authorization = signCaaHeader({ action: CAA_ACTIONS.fetchMyProfile, apiKey, secretKey, timestamp: time });
  * await authenticate(store, { headers: { authorization } }, CAA_ACTIONS.fetchMyProfile, clock); // 404, code SESSION_EXPIRED
  * ```
+ *
+ * @category Use cases
  */
 export interface ClockOptions {
   /** The server clock, epoch ms; default `Date.now`. Inject one in tests. */
@@ -102,6 +112,8 @@ export interface ClockOptions {
  * await authenticate(store, req, action, rotation);
  * await revokeSession(store, req, rotation);
  * ```
+ *
+ * @category Use cases
  */
 export interface RotationOptions {
   /**
@@ -129,6 +141,8 @@ export interface RotationOptions {
  * // A bank app asks for a new login every week; a game keeps the default.
  * const auth = createCaaAuth({ store, users, maxLifetimeMs: DEFAULT_MAX_LIFETIME_MS / 30 * 7 });
  * ```
+ *
+ * @category Sessions
  */
 export const DEFAULT_MAX_LIFETIME_MS = 2_592_000_000;
 
@@ -141,6 +155,8 @@ export const DEFAULT_MAX_LIFETIME_MS = 2_592_000_000;
  *
  * const auth = createCaaAuth({ store, users, maxSessionsPerUser: Math.min(5, DEFAULT_MAX_SESSIONS_PER_USER) });
  * ```
+ *
+ * @category Sessions
  */
 export const DEFAULT_MAX_SESSIONS_PER_USER = 100;
 
@@ -154,6 +170,8 @@ export const DEFAULT_MAX_SESSIONS_PER_USER = 100;
  * const lifetime: LifetimeOptions = { maxLifetimeMs: 7 * 86_400_000 }; // a new login every week
  * await refreshToken(store, users, req, lifetime); // after that: 404 apiKey not found, SESSION_EXPIRED
  * ```
+ *
+ * @category Sessions
  */
 export interface LifetimeOptions {
   /**
@@ -176,11 +194,15 @@ export interface LifetimeOptions {
  *   publicUser: (user) => ({ ...toPublicUser(user), vipLevel: user.vipLevel }),
  * };
  * ```
+ *
+ * @category Use cases
  */
 export interface ProjectionOptions<U extends UserLike = UserLike, P = unknown> {
   /**
    * The user as a login or refresh response carries it. Default {@link toPublicUser}: the public
    * fields of the spec's model only, so a field the application adds never leaks by default.
+   *
+   * @param user - The stored user.
    */
   publicUser?: ((user: U) => P) | undefined;
 }
@@ -196,6 +218,8 @@ export interface ProjectionOptions<U extends UserLike = UserLike, P = unknown> {
  * const kiosk: IssueOptions = { ttlMs: 8 * 3_600_000 };
  * res.json(await issueSession(store, user, kiosk));
  * ```
+ *
+ * @category Use cases
  */
 export interface IssueOptions extends ClockOptions, LifetimeOptions, EventOptions {
   /** Session lifetime, ms; default {@link DEFAULT_SESSION_TTL_MS} (3 days). */
@@ -215,6 +239,8 @@ export interface IssueOptions extends ClockOptions, LifetimeOptions, EventOption
  *
  * generateKey(); // 'Lq3M…=' (44 characters)
  * ```
+ *
+ * @category Use cases
  */
 export function generateKey(): string {
   return randomString(KEY_BYTES, 'base64');

@@ -36,6 +36,8 @@ import type { RequestLike } from './request.js';
  * const options: RefreshTokenOptions = { action: 'shop:session:refresh', ttlMs: 86_400_000 };
  * res.json(await refreshToken(store, users, req, options));
  * ```
+ *
+ * @category Use cases
  */
 export interface RefreshTokenOptions<U extends UserLike = UserLike, P = PublicUser<U>>
   extends IssueOptions,
@@ -65,6 +67,11 @@ export interface RefreshTokenOptions<U extends UserLike = UserLike, P = PublicUs
  * `rotationToleranceMs`): a delayed in-flight request is refused with `APIKEY_NOT_FOUND` and
  * revokes nothing.
  *
+ * @param store - Where the sessions live.
+ * @param userRepo - Finds the session's user, whom the response carries.
+ * @param req - The refresh request, signed with the pair to rotate.
+ * @param options - The action (default `client:my:refresh-token`), lifetimes, `graceMs`, `rotationToleranceMs`, replay protection, `publicUser`, `onEvent` and the clock.
+ *
  * @throws {@link CaaError}; a store fault is 503 `STORE_UNAVAILABLE`.
  *
  * @example
@@ -76,6 +83,8 @@ export interface RefreshTokenOptions<U extends UserLike = UserLike, P = PublicUs
  * // in any framework:
  * const body = await refreshToken(store, users, req); // { apiKey, secretKey, userId, expireIn, user }
  * ```
+ *
+ * @category Use cases
  */
 export async function refreshToken<U extends UserLike, P = PublicUser<U>>(
   store: SessionStore,

@@ -17,6 +17,8 @@
  * const headers: HeaderRecord = event.headers;
  * const session = await authenticate(store, { headers }, CAA_ACTIONS.fetchMyProfile);
  * ```
+ *
+ * @category Use cases
  */
 export type HeaderRecord = Readonly<Record<string, string | readonly string[] | undefined>>;
 
@@ -31,8 +33,15 @@ export type HeaderRecord = Readonly<Record<string, string | readonly string[] | 
  * const headers: HeadersLike = { get: (name) => ctx.get(name) || null };
  * readAuthorization(headers); // 'Caa …', or undefined when there is none
  * ```
+ *
+ * @category Use cases
  */
 export interface HeadersLike {
+  /**
+   * The value of a header, or `null` when it is absent.
+   *
+   * @param name - The header name, lower case.
+   */
   get(name: string): string | null;
 }
 
@@ -48,6 +57,8 @@ export interface HeadersLike {
  *
  * app.get('/api/my', async (c) => c.json(await currentSession(c.req.raw))); // Hono: c.req.raw is a Request
  * ```
+ *
+ * @category Use cases
  */
 export type RequestLike = HeadersLike | { readonly headers: HeaderRecord | HeadersLike };
 
@@ -123,6 +134,8 @@ function authorizationOfRecord(headers: object): string | undefined {
  * is not an object, or whose `headers` is not one, has no header: the use cases answer 400
  * `invalid authorization`, never a `TypeError`.
  *
+ * @param req - A request, its headers, or a Fetch `Headers`.
+ *
  * @example
  * ```ts
  * import { readAuthorization } from 'caa-auth';
@@ -133,6 +146,8 @@ function authorizationOfRecord(headers: object): string | undefined {
  * // Node request with two Authorization lines (req.headers keeps only the first):
  * readAuthorization(req); // undefined, so the use cases answer 400 invalid authorization
  * ```
+ *
+ * @category Use cases
  */
 export function readAuthorization(req: RequestLike): string | undefined {
   // Typed callers cannot pass these, but a framework handing over `undefined` must not cause a TypeError.

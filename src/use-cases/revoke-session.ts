@@ -22,6 +22,8 @@ import type { RequestLike } from './request.js';
  * const options: RevokeSessionOptions = { action: 'shop:session:logout' };
  * await revokeSession(store, req, options); // the session and its whole family are gone
  * ```
+ *
+ * @category Use cases
  */
 export interface RevokeSessionOptions extends AuthenticateOptions {
   /** The action the request must be signed with. Default `client:my:logout`. */
@@ -33,6 +35,10 @@ export interface RevokeSessionOptions extends AuthenticateOptions {
  * whole family; afterwards every key of it answers 404 `apiKey not found`. Any key of a live family
  * logs it out: the live one, or a rotated one whose signature verifies — so a logout still works
  * after a thief refreshed first. Returns the session of the key that signed.
+ *
+ * @param store - Where the sessions live.
+ * @param req - The logout request, signed with any key of the family.
+ * @param options - As {@link authenticate}'s, and `action` (default `client:my:logout`).
  *
  * @throws {@link CaaError} as {@link authenticate} does; a rotated key outside its grace, made after
  *   the rotation, is 404 `TOKEN_REUSED` (the family is revoked all the same).
@@ -46,6 +52,8 @@ export interface RevokeSessionOptions extends AuthenticateOptions {
  *   res.json({ message: 'ok' });
  * });
  * ```
+ *
+ * @category Use cases
  */
 export async function revokeSession(
   store: SessionStore,

@@ -22,6 +22,8 @@ import { fromStore, maxLifetimeOf, type ClockOptions, type LifetimeOptions } fro
  * const byRecency = (a: SessionInfo, b: SessionInfo) => Number(b.current) - Number(a.current) || b.refreshedAt - a.refreshedAt;
  * const devices = (await auth.listSessions(session.userId, { current: session })).sort(byRecency);
  * ```
+ *
+ * @category Sessions
  */
 export interface SessionInfo extends StoredSessionInfo {
   /** True for the session the caller's request was signed with (the `current` option). */
@@ -37,6 +39,8 @@ export interface SessionInfo extends StoredSessionInfo {
  *
  * const mine: SessionRef = await auth.authenticate(req, 'client:my:sessions'); // or a sessionId string
  * ```
+ *
+ * @category Sessions
  */
 export type SessionRef = string | Pick<Session, 'familyId'>;
 
@@ -50,6 +54,8 @@ export type SessionRef = string | Pick<Session, 'familyId'>;
  * const options: ListSessionsOptions = { current: session };
  * await listSessions(store, session.userId, options); // [{ sessionId, current: true, … }, …]
  * ```
+ *
+ * @category Sessions
  */
 export interface ListSessionsOptions extends ClockOptions, LifetimeOptions, EventOptions {
   /** The caller's session: its entry has `current: true`. */
@@ -67,6 +73,8 @@ export interface ListSessionsOptions extends ClockOptions, LifetimeOptions, Even
  * const options: RevokeUserSessionsOptions = { except: session };
  * const count = await revokeUserSessions(store, session.userId, options);
  * ```
+ *
+ * @category Sessions
  */
 export interface RevokeUserSessionsOptions extends ClockOptions, EventOptions {
   /** A session to keep (the caller's, for "log out other devices"). */
@@ -84,6 +92,10 @@ function sessionIdOf(ref: SessionRef): string {
  * A user's live sessions, oldest login first: one entry per family, with when it began, when it
  * was last refreshed, when its current pair expires and the metadata given at login.
  *
+ * @param store - Where the sessions live.
+ * @param userId - The user whose sessions to list (as `_id` or its string).
+ * @param options - `current`: the caller's session, marked `current: true`; the clock and the absolute lifetime.
+ *
  * @throws {@link CaaError} 503 `STORE_UNAVAILABLE` when the store fails.
  *
  * @example
@@ -95,6 +107,8 @@ function sessionIdOf(ref: SessionRef): string {
  *   res.json({ sessions: await listSessions(store, session.userId, { current: session }) });
  * });
  * ```
+ *
+ * @category Sessions
  */
 export async function listSessions(store: SessionStore, userId: UserId, options: ListSessionsOptions = {}): Promise<SessionInfo[]> {
   const id = idString(userId);
@@ -137,6 +151,10 @@ async function revokeWhere(
  * key of them authenticates or refreshes, on every store; a login that ran at the same time is
  * either revoked too or listed afterwards.
  *
+ * @param store - Where the sessions live.
+ * @param userId - The user whose sessions to revoke.
+ * @param options - `except`: a session to keep (the caller's, for "log out other devices"); the clock and `onEvent`.
+ *
  * @throws {@link CaaError} 503 `STORE_UNAVAILABLE` when the store fails (some may be revoked; call
  *   again).
  *
@@ -147,6 +165,8 @@ async function revokeWhere(
  * // After a password change: every device signs in again.
  * await revokeUserSessions(store, user._id);
  * ```
+ *
+ * @category Sessions
  */
 export async function revokeUserSessions(
   store: SessionStore,
@@ -162,6 +182,11 @@ export async function revokeUserSessions(
  * Revokes one of a user's sessions by its id (a device list's "sign out this device"); false
  * when the user has no live session of that id (another user's session is never touched).
  *
+ * @param store - Where the sessions live.
+ * @param userId - The user the session must belong to.
+ * @param sessionId - The session to revoke (a `sessionId` of {@link listSessions}).
+ * @param options - The clock and `onEvent`.
+ *
  * @throws {@link CaaError} 503 `STORE_UNAVAILABLE` when the store fails.
  *
  * @example
@@ -174,6 +199,8 @@ export async function revokeUserSessions(
  *   res.status(revoked ? 200 : 404).json({ message: revoked ? 'ok' : 'session not found' });
  * });
  * ```
+ *
+ * @category Sessions
  */
 export async function revokeUserSession(
   store: SessionStore,

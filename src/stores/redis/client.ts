@@ -23,17 +23,38 @@
  * // The store reloads its scripts only after an error whose message starts with NOSCRIPT: check the client's do.
  * const store = new RedisStore({ client });
  * ```
+ *
+ * @category Stores
  */
 export interface RedisScriptClient {
-  /** EVALSHA; rejects with an error whose message starts with `NOSCRIPT` when the script is not cached. */
+  /**
+   * EVALSHA; rejects with an error whose message starts with `NOSCRIPT` when the script is not cached.
+   *
+   * @param sha1 - The script's SHA-1.
+   * @param keys - The script's `KEYS`.
+   * @param args - The script's `ARGV`.
+   */
   evalshaScript(sha1: string, keys: readonly string[], args: readonly string[]): Promise<unknown>;
-  /** EVAL. */
+  /**
+   * EVAL.
+   *
+   * @param source - The script's Lua source.
+   * @param keys - The script's `KEYS`.
+   * @param args - The script's `ARGV`.
+   */
   evalScript(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown>;
   /**
    * Optional, for `waitReplicas`: EVALSHA (or EVAL) and then `WAIT replicas timeoutMs` on the same
    * connection, in one pipeline; resolves with the script's reply and WAIT's count, and rejects
    * with the script's error. The built-in adapters (but ioredis's Cluster) let the writes sent
    * while a WAIT is out share the next one: WAIT blocks its connection.
+   *
+   * @param command - `EVALSHA` or `EVAL`.
+   * @param shaOrSource - The script's SHA-1 (EVALSHA) or source (EVAL).
+   * @param keys - The script's `KEYS`.
+   * @param args - The script's `ARGV`.
+   * @param replicas - How many replicas `WAIT` waits for.
+   * @param timeoutMs - How long `WAIT` waits, ms.
    */
   evalThenWait?(
     command: 'EVALSHA' | 'EVAL',
@@ -43,7 +64,11 @@ export interface RedisScriptClient {
     replicas: number,
     timeoutMs: number,
   ): Promise<readonly [unknown, unknown]>;
-  /** Optional, for `store.check()`: the text of `INFO <section>` from every master (one per Cluster master). */
+  /**
+   * Optional, for `store.check()`: the text of `INFO <section>` from every master (one per Cluster master).
+   *
+   * @param section - The `INFO` section, e.g. `memory`.
+   */
   info?(section: string): Promise<readonly string[]>;
 }
 
@@ -59,15 +84,39 @@ export interface RedisScriptClient {
  * const cluster: IoredisLike = new Cluster([{ host: 'redis-1', port: 6379 }]);
  * const store = new RedisStore({ client: ioredisAdapter(cluster) });
  * ```
+ *
+ * @category Stores
  */
 export interface IoredisLike {
+  /**
+   * `EVALSHA sha1 numKeys ...keysAndArgs`.
+   *
+   * @param sha1 - The script's SHA-1.
+   * @param numKeys - How many of `keysAndArgs` are keys.
+   * @param keysAndArgs - The keys, then the arguments.
+   */
   evalsha(sha1: string, numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
+  /**
+   * `EVAL source numKeys ...keysAndArgs`.
+   *
+   * @param source - The script's Lua source.
+   * @param numKeys - How many of `keysAndArgs` are keys.
+   * @param keysAndArgs - The keys, then the arguments.
+   */
   eval(source: string, numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
   /** A pipeline: one connection (on a Cluster, the node of its keys), commands in order. */
   pipeline?(): IoredisPipelineLike;
-  /** `INFO section` (a Redis). */
+  /**
+   * `INFO section` (a Redis).
+   *
+   * @param section - The `INFO` section.
+   */
   info?(section: string): Promise<string>;
-  /** The masters (a Cluster). */
+  /**
+   * The masters (a Cluster).
+   *
+   * @param role - `master`.
+   */
   nodes?(role: 'master'): readonly { info(section: string): Promise<string> }[];
 }
 
@@ -83,8 +132,16 @@ export interface IoredisLike {
  * const pipeline: IoredisPipelineLike = new Redis().pipeline();
  * const results = await pipeline.call('SET', 'k', 'v').call('WAIT', '1', '100').exec();
  * ```
+ *
+ * @category Stores
  */
 export interface IoredisPipelineLike {
+  /**
+   * Queues a command.
+   *
+   * @param command - The command name, e.g. `WAIT`.
+   * @param args - Its arguments.
+   */
   call(command: string, ...args: string[]): IoredisPipelineLike;
   exec(): Promise<[Error | null, unknown][] | null>;
 }
@@ -101,9 +158,23 @@ export interface IoredisPipelineLike {
  * const cluster: NodeRedisLike = await createCluster({ rootNodes: [{ url: 'redis://redis-1:6379' }] }).connect();
  * const store = new RedisStore({ client: nodeRedisAdapter(cluster) });
  * ```
+ *
+ * @category Stores
  */
 export interface NodeRedisLike {
+  /**
+   * `EVALSHA`.
+   *
+   * @param sha1 - The script's SHA-1.
+   * @param options - The script's `keys` and `arguments`.
+   */
   evalSha(sha1: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  /**
+   * `EVAL`.
+   *
+   * @param source - The script's Lua source.
+   * @param options - The script's `keys` and `arguments`.
+   */
   eval(source: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
   /** A client's `sendCommand(args)`; a cluster's takes other arguments (read at run time). */
   sendCommand?: unknown;
@@ -188,6 +259,8 @@ function groupCommit(exec: (commands: string[][]) => Promise<readonly PipelineRe
 /**
  * Adapts an `ioredis` client or cluster.
  *
+ * @param client - An ioredis `Redis` or `Cluster`.
+ *
  * @example
  * ```ts
  * import { Redis } from 'ioredis';
@@ -195,6 +268,8 @@ function groupCommit(exec: (commands: string[][]) => Promise<readonly PipelineRe
  *
  * const store = new RedisStore({ client: ioredisAdapter(new Redis(process.env.REDIS_URL)) });
  * ```
+ *
+ * @category Stores
  */
 export function ioredisAdapter(client: IoredisLike): RedisScriptClient {
   const adapter: RedisScriptClient = {
@@ -242,6 +317,8 @@ export function ioredisAdapter(client: IoredisLike): RedisScriptClient {
  * or unreachable is sent once more, on the new map. The store's scripts answer a resent call as
  * they answered the first. node-redis 4 keeps its slot map private: there, no recovery.
  *
+ * @param client - A connected node-redis client (`createClient`) or cluster (`createCluster`).
+ *
  * @example
  * ```ts
  * import { createClient } from 'redis';
@@ -250,6 +327,8 @@ export function ioredisAdapter(client: IoredisLike): RedisScriptClient {
  * const client = await createClient({ url: process.env.REDIS_URL }).connect();
  * const store = new RedisStore({ client: nodeRedisAdapter(client) });
  * ```
+ *
+ * @category Stores
  */
 export function nodeRedisAdapter(client: NodeRedisLike): RedisScriptClient {
   const adapter: RedisScriptClient = {
@@ -368,6 +447,8 @@ function isConnectionFault(err: unknown): boolean {
  *   return new RedisStore({ client, prefix: 'shop:caa:' });
  * }
  * ```
+ *
+ * @category Stores
  */
 export type AnyRedisClient = RedisScriptClient | IoredisLike | NodeRedisLike;
 

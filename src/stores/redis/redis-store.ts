@@ -34,6 +34,8 @@ import { CREATE, LOOKUP, REVOKE, ROTATE, USE, USE_REVOKE, type RedisScript } fro
  * // A Redis in another region needs more headroom before a slow call counts as a fault (503).
  * const store = new RedisStore({ client, timeoutMs: 2 * DEFAULT_REDIS_TIMEOUT_MS });
  * ```
+ *
+ * @category Stores
  */
 export const DEFAULT_REDIS_TIMEOUT_MS = 2_000;
 
@@ -52,6 +54,8 @@ export const DEFAULT_REDIS_TIMEOUT_MS = 2_000;
  * };
  * const store = new RedisStore(options);
  * ```
+ *
+ * @category Stores
  */
 export interface RedisStoreOptions {
   /** An ioredis `Redis`/`Cluster`, a node-redis client/cluster, or a {@link RedisScriptClient}. Connected by the caller. */
@@ -107,8 +111,15 @@ export interface RedisStoreOptions {
  * const logger: RedisStoreLogger = { warn: (message) => log.warn({ component: 'caa-auth' }, message) };
  * const store = new RedisStore({ client, logger });
  * ```
+ *
+ * @category Stores
  */
 export interface RedisStoreLogger {
+  /**
+   * Called once per condition the store notices (see {@link RedisStore.check}).
+   *
+   * @param message - One line, naming the condition and what to do about it.
+   */
   warn(message: string): void;
 }
 
@@ -122,6 +133,8 @@ export interface RedisStoreLogger {
  * const [first]: RedisServerCheck[] = (await store.check()).servers;
  * console.log(first?.version, first?.maxmemoryPolicy, first?.aof); // '7.0.15' 'noeviction' true
  * ```
+ *
+ * @category Stores
  */
 export interface RedisServerCheck {
   /** `redis_version`. */
@@ -142,6 +155,8 @@ export interface RedisServerCheck {
  * const report: RedisCheckReport = await store.check();
  * if (report.warnings.length > 0) process.exitCode = 1; // a deployment check in CI
  * ```
+ *
+ * @category Stores
  */
 export interface RedisCheckReport {
   servers: RedisServerCheck[];
@@ -162,6 +177,8 @@ export interface RedisCheckReport {
  *   process.exit(1);
  * });
  * ```
+ *
+ * @category Stores
  */
 export const MIN_REDIS_VERSION = '7.0.0';
 
@@ -194,6 +211,8 @@ function versionBelow(version: string, minimum: string): boolean {
  *
  * const store = new RedisStore({ client: new Redis(process.env.REDIS_URL), prefix: 'myapp:caa:' });
  * ```
+ *
+ * @category Stores
  */
 export class RedisStore implements SessionStore {
   readonly #client: RedisScriptClient;
@@ -209,6 +228,11 @@ export class RedisStore implements SessionStore {
   /** Hash tags whose epoch key this store has seen: a later lookup without it means lost data. */
   readonly #epochs = new Set<string>();
 
+  /**
+   * A store on `options.client`; connects nothing itself (the client does).
+   *
+   * @param options - `client` (required), `prefix`, `timeoutMs`, `secretCipher`, `expiredRetentionMs`, `clock`, `logger`, `waitReplicas`.
+   */
   constructor(options: RedisStoreOptions) {
     this.#client = toScriptClient(options.client);
     this.#prefix = options.prefix ?? 'caa:';
@@ -251,7 +275,11 @@ export class RedisStore implements SessionStore {
     return this.#callerClock ? String(now) : '';
   }
 
-  /** `P{T}:`, the start of every key of the family that `apiKey` belongs to. */
+  /**
+   * `P{T}:`, the start of every key of the family that `apiKey` belongs to.
+   *
+   * @param apiKey - Any apiKey of the family.
+   */
   keyPrefix(apiKey: string): string {
     return `${this.#prefix}{${apiKey.slice(0, FAMILY_TAG_LENGTH)}}:`;
   }
@@ -263,6 +291,8 @@ export class RedisStore implements SessionStore {
    * without it a restart logs everyone out). Each problem is sent to the `logger` once and
    * returned; with `{ strict: true }` the call rejects with an `Error` naming them instead. Call it
    * at start-up.
+   *
+   * @param options - `strict`: reject with the problems instead of only reporting them.
    *
    * @example
    * ```ts
