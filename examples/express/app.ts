@@ -1,14 +1,15 @@
 /**
- * The Caa client API as an Express 5 app. Routes only: every check and every rotation is a
- * caa-auth use case, bound to one configuration by `createCaaAuth`.
+ * The Caa client API as an Express app (Express 5, or 4 given as `express`), built from the
+ * package's exports: one `createCaaAuth` object, the ready-made routes of `caa-auth/express`, its
+ * error handler. What is left here is the app's own: the body limit, a test route, the 404.
  */
 
-import express, { type ErrorRequestHandler, type Express, type Request } from 'express';
-import { CAA_ACTIONS, CaaError, createCaaAuth, type Session, type SessionStore } from 'caa-auth';
-import { NOT_FOUND, toErrorResponse } from '../shared/errors.js';
-import { SESSION_NOT_FOUND, loginMetadata, type ExampleAuthOptions } from '../shared/sessions.js';
-import { LOGIN_FAILED, checkLogin, type DemoUsers } from '../shared/users.js';
-import { caaAuth } from './caa-middleware.js';
+import expressDefault, { type Express } from 'express';
+import { createCaaAuth, type CaaAuthConfig, type SessionStore } from 'caa-auth';
+import { caaErrorHandler, caaRoutes } from 'caa-auth/express';
+import { MAX_BODY_BYTES, NOT_FOUND } from '../shared/http.js';
+import { unexpectedErrorLine } from '../shared/log.js';
+import { checkLogin, type DemoUser, type DemoUsers } from '../shared/users.js';
 
 export interface AppOptions {
   store: SessionStore;
@@ -16,61 +17,19 @@ export interface AppOptions {
   /** Adds `DELETE /api/admin/users/:id` (unauthenticated) for the end-to-end tests. */
   testRoutes?: boolean;
   /** Passed to `createCaaAuth` (ttlMs, graceMs, maxLifetimeMs, a clock, onEvent, …); its defaults when absent. */
-  authOptions?: ExampleAuthOptions;
+  authOptions?: Omit<CaaAuthConfig<DemoUser>, 'store' | 'users'>;
+  /** The `express` function to build the app with; default Express 5 (`import express from 'express'`). */
+  express?: typeof expressDefault;
 }
 
-function sessionOf(req: Request): Session {
-  // Only reachable if a route forgot its caaAuth middleware: a bug, answered 500.
-  if (req.caaSession === undefined) throw new Error('route is missing the caaAuth middleware');
-  return req.caaSession;
-}
-
-export function createApp({ store, users, testRoutes = false, authOptions = {} }: AppOptions): Express {
+export function createApp({ store, users, testRoutes = false, authOptions = {}, express = expressDefault }: AppOptions): Express {
   const auth = createCaaAuth({ ...authOptions, store, users });
   const app = express();
   app.disable('x-powered-by');
-  app.use(express.json({ limit: '16kb' }));
+  app.use(express.json({ limit: MAX_BODY_BYTES }));
 
-  app.post('/api/my/login', async (req, res) => {
-    const user = await checkLogin(users, req.body);
-    if (user === null) {
-      res.status(LOGIN_FAILED.status).json(LOGIN_FAILED.body);
-      return;
-    }
-    res.json(await auth.issueSession(user, { metadata: loginMetadata(req.get('user-agent'), req.ip, req.body) }));
-  });
-
-  app.get('/api/my', caaAuth(auth, CAA_ACTIONS.fetchMyProfile), async (req, res) => {
-    const user = await users.findById(sessionOf(req).userId);
-    if (user === null) throw new CaaError('USER_NOT_FOUND');
-    res.json({ user: auth.publicUser(user) });
-  });
-
-  app.post('/api/my/refresh-token', async (req, res) => {
-    res.json(await auth.refreshToken(req));
-  });
-
-  app.delete('/api/my/logout', async (req, res) => {
-    await auth.revokeSession(req);
-    res.json({ message: 'ok' });
-  });
-
-  app.get('/api/my/sessions', caaAuth(auth, CAA_ACTIONS.listMySessions), async (req, res) => {
-    const session = sessionOf(req);
-    res.json({ sessions: await auth.listSessions(session.userId, { current: session }) });
-  });
-
-  // The two that revoke are replay-protected: a captured header cannot sign out devices twice.
-  app.delete('/api/my/sessions/:id', caaAuth(auth, CAA_ACTIONS.revokeMySession, { replayProtection: true }), async (req, res) => {
-    const { id } = req.params;
-    if (typeof id === 'string' && (await auth.revokeUserSession(sessionOf(req).userId, id))) res.json({ message: 'ok' });
-    else res.status(SESSION_NOT_FOUND.status).json(SESSION_NOT_FOUND.body);
-  });
-
-  app.delete('/api/my/sessions', caaAuth(auth, CAA_ACTIONS.revokeMyOtherSessions, { replayProtection: true }), async (req, res) => {
-    const session = sessionOf(req);
-    res.json({ message: 'ok', revoked: await auth.revokeUserSessions(session.userId, { except: session }) });
-  });
+  // Login (through the app's password check), profile, refresh, logout, and the session endpoints.
+  caaRoutes(app, auth, { verifyLogin: (body) => checkLogin(users, body) });
 
   if (testRoutes) {
     app.delete('/api/admin/users/:id', (req, res) => {
@@ -82,13 +41,13 @@ export function createApp({ store, users, testRoutes = false, authOptions = {} }
   app.use((_req, res) => {
     res.status(NOT_FOUND.status).json(NOT_FOUND.body);
   });
-
-  const onError: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
-    const { status, body, logLine } = toErrorResponse(err);
-    if (logLine !== undefined) console.error(logLine);
-    res.status(status).json(body);
-  };
-  app.use(onError);
-
+  app.use(
+    caaErrorHandler({
+      onServerError: (err) => {
+        const line = unexpectedErrorLine(err);
+        if (line !== undefined) console.error(line);
+      },
+    }),
+  );
   return app;
 }

@@ -4,13 +4,18 @@
  */
 
 import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
+import express from 'express';
 import { readServerEnv, onShutdown } from '../shared/env.js';
-import { describeEvent } from '../shared/sessions.js';
+import { logEvents } from '../shared/log.js';
 import { createStoreFromEnv } from '../shared/store.js';
 import { DEMO_MOBILE, createDemoUsers } from '../shared/users.js';
 import { createApp } from './app.js';
 
 const env = readServerEnv();
+// CAA_EXAMPLE_EXPRESS=4: the same app on Express 4 (in this repository the npm alias `express4`), as the e2e tests run it.
+const onExpress4 = process.env.CAA_EXAMPLE_EXPRESS === '4';
+const expressVersion = (createRequire(import.meta.url)(`${onExpress4 ? 'express4' : 'express'}/package.json`) as { version: string }).version;
 const users = await createDemoUsers({ disposable: env.testRoutes });
 const { store, description, close } = await createStoreFromEnv();
 
@@ -18,8 +23,9 @@ const app = createApp({
   store,
   users,
   testRoutes: env.testRoutes,
-  // LOG_LEVEL=debug: one line per caa-auth event (its type and kind; no ids, no metadata, no secrets).
-  authOptions: env.logEvents ? { onEvent: (event) => console.log(`[caa-example] event ${describeEvent(event)}`) } : {},
+  // Store faults always; at LOG_LEVEL=debug every event (its type and kind; no ids, no metadata, no secrets).
+  authOptions: { onEvent: logEvents({ warn: console.error, debug: env.logEvents ? console.log : undefined }) },
+  ...(onExpress4 ? { express: (await import('express4')).default } : { express }),
 });
 const server = createServer((req, res) => {
   const started = performance.now();
@@ -38,6 +44,7 @@ await new Promise<void>((resolve, reject) => {
 const address = server.address();
 const port = typeof address === 'object' && address !== null ? address.port : env.port;
 console.log(`caa-auth express example listening on http://${env.host}:${port} (store: ${description})`);
+console.log(`running on Express ${expressVersion}`);
 console.log(`demo user: mobile ${DEMO_MOBILE}, password in examples/README.md`);
 if (env.testRoutes) console.log('test routes enabled: DELETE /api/admin/users/:id');
 

@@ -1,14 +1,15 @@
 /**
- * The Caa client API as a Fastify 5 app. Routes only: every check and every rotation is a
- * caa-auth use case, bound to one configuration by `createCaaAuth`.
+ * The Caa client API as a Fastify 5 app, built from the package's exports: one `createCaaAuth`
+ * object and the `caa-auth/fastify` plugin with its ready-made routes and error handler. What is
+ * left here is the app's own: the body parsers and limit, a test route, the 404, logging.
  */
 
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { CAA_ACTIONS, CaaError, createCaaAuth, type SessionStore } from 'caa-auth';
-import { NOT_FOUND, toErrorResponse } from '../shared/errors.js';
-import { SESSION_NOT_FOUND, describeEvent, loginMetadata, type ExampleAuthOptions } from '../shared/sessions.js';
-import { LOGIN_FAILED, checkLogin, type DemoUsers } from '../shared/users.js';
-import { caaPlugin, sessionOf } from './caa-plugin.js';
+import { createCaaAuth, type CaaAuthConfig, type SessionStore } from 'caa-auth';
+import { caaPlugin } from 'caa-auth/fastify';
+import { MAX_BODY_BYTES, NOT_FOUND } from '../shared/http.js';
+import { logEvents, unexpectedErrorLine } from '../shared/log.js';
+import { checkLogin, type DemoUser, type DemoUsers } from '../shared/users.js';
 
 export interface BuildAppOptions {
   store: SessionStore;
@@ -20,9 +21,10 @@ export interface BuildAppOptions {
   /**
    * Passed to `createCaaAuth`, so to every use case (session lifetime `ttlMs`, clock `now`,
    * `skewMs`, `maxLifetimeMs`, …); the library's defaults when absent. The soak test uses it for a
-   * short session lifetime. Without an `onEvent` of its own, events are logged at `debug` level.
+   * short session lifetime. Without an `onEvent` of its own, store faults are logged at `warn`
+   * level and every event at `debug`.
    */
-  useCaseOptions?: ExampleAuthOptions;
+  useCaseOptions?: Omit<CaaAuthConfig<DemoUser>, 'store' | 'users'>;
 }
 
 export async function buildApp({
@@ -32,13 +34,12 @@ export async function buildApp({
   testRoutes = false,
   useCaseOptions = {},
 }: BuildAppOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger });
+  const app = Fastify({ logger, bodyLimit: MAX_BODY_BYTES });
 
   // The original clients post refresh-token as an empty `application/x-www-form-urlencoded` body,
-  // and some send an empty JSON body: accept both (Fastify would answer 415 and 400).
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
-    done(null, Object.fromEntries(new URLSearchParams(typeof body === 'string' ? body : body.toString('utf8'))));
-  });
+  // and some send an empty JSON body: accept both (Fastify would answer 415 and 400). A form is
+  // read as no body, as Express's and Hono's examples read it (they parse JSON only).
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, _body, done) => done(null, undefined));
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
@@ -47,52 +48,15 @@ export async function buildApp({
   });
 
   const auth = createCaaAuth({
-    // One line per event at debug level: its type and kind (no ids, no metadata, no secrets).
-    onEvent: (event) => app.log.debug(`caa-auth event ${describeEvent(event)}`),
+    // One line per event (type and kind: no ids, no metadata, no secrets); pino's level decides.
+    onEvent: logEvents({ warn: (line) => app.log.warn(line), debug: (line) => app.log.debug(line) }),
     ...useCaseOptions,
     store,
     users,
   });
-  await app.register(caaPlugin, { auth });
-
-  app.post('/api/my/login', async (request, reply) => {
-    const user = await checkLogin(users, request.body);
-    if (user === null) return reply.status(LOGIN_FAILED.status).send(LOGIN_FAILED.body);
-    return auth.issueSession(user, { metadata: loginMetadata(request.headers['user-agent'], request.ip, request.body) });
-  });
-
-  app.get('/api/my', { preHandler: app.caaAuth(CAA_ACTIONS.fetchMyProfile) }, async (request) => {
-    const user = await users.findById(sessionOf(request).userId);
-    if (user === null) throw new CaaError('USER_NOT_FOUND');
-    return { user: auth.publicUser(user) };
-  });
-
-  app.post('/api/my/refresh-token', async (request) => auth.refreshToken(request));
-
-  app.delete('/api/my/logout', async (request) => {
-    await auth.revokeSession(request);
-    return { message: 'ok' };
-  });
-
-  app.get('/api/my/sessions', { preHandler: app.caaAuth(CAA_ACTIONS.listMySessions) }, async (request) => {
-    const session = sessionOf(request);
-    return { sessions: await auth.listSessions(session.userId, { current: session }) };
-  });
-
-  // The two that revoke are replay-protected: a captured header cannot sign out devices twice.
-  app.delete<{ Params: { id: string } }>(
-    '/api/my/sessions/:id',
-    { preHandler: app.caaAuth(CAA_ACTIONS.revokeMySession, { replayProtection: true }) },
-    async (request, reply) => {
-      if (await auth.revokeUserSession(sessionOf(request).userId, request.params.id)) return { message: 'ok' };
-      return reply.status(SESSION_NOT_FOUND.status).send(SESSION_NOT_FOUND.body);
-    },
-  );
-
-  app.delete('/api/my/sessions', { preHandler: app.caaAuth(CAA_ACTIONS.revokeMyOtherSessions, { replayProtection: true }) }, async (request) => {
-    const session = sessionOf(request);
-    return { message: 'ok', revoked: await auth.revokeUserSessions(session.userId, { except: session }) };
-  });
+  // Login (through the app's password check), profile, refresh, logout, and the session endpoints;
+  // every error answered as JSON by the plugin's error handler.
+  await app.register(caaPlugin, { auth, routes: { verifyLogin: (body) => checkLogin(users, body) } });
 
   if (testRoutes) {
     app.delete<{ Params: { id: string } }>('/api/admin/users/:id', async (request, reply) => {
@@ -102,12 +66,9 @@ export async function buildApp({
   }
 
   app.setNotFoundHandler(async (_request, reply) => reply.status(NOT_FOUND.status).send(NOT_FOUND.body));
-
-  app.setErrorHandler(async (err: unknown, request, reply) => {
-    const { status, body, logLine } = toErrorResponse(err);
-    if (logLine !== undefined) request.log.error(logLine);
-    return reply.status(status).send(body);
+  app.addHook('onError', async (request, _reply, err) => {
+    const line = unexpectedErrorLine(err);
+    if (line !== undefined) request.log.error(line);
   });
-
   return app;
 }

@@ -78,7 +78,8 @@ let dummyHash: Promise<string> | undefined;
 
 /**
  * The user a login body (`{ mobile, password }`, both strings) names, if the password matches;
- * `null` for a wrong password, an unknown mobile or a malformed body alike.
+ * `null` for a wrong password, an unknown mobile or a malformed body alike. The `verifyLogin` of
+ * the ready-made routes: a `null` is answered 401 `{ message: 'invalid login' }`.
  */
 export async function checkLogin(users: DemoUsers, body: unknown): Promise<DemoUser | null> {
   if (typeof body !== 'object' || body === null) return null;
@@ -93,6 +94,3 @@ export async function checkLogin(users: DemoUsers, body: unknown): Promise<DemoU
   }
   return (await verifyPassword(password, user.password)) ? user : null;
 }
-
-/** The answer to a failed login (not part of the Caa contract; the examples' own choice). */
-export const LOGIN_FAILED = { status: 400, body: { message: 'invalid mobile or password' } } as const;

@@ -31,8 +31,8 @@ describe('npm run demo', () => {
       // Two devices of one user, the caller's marked.
       /7\. list the devices[^\n]*client:my:list-sessions\)\n\s+GET \/api\/my\/sessions → 200\n\s+laptop \(node, 127\.0\.0\.1\)[^\n]*← this device\n\s+phone \(node, 127\.0\.0\.1\)[^\n←]*\n/,
       /8\. log out other devices[^\n]*client:my:revoke-other-sessions\)\n\s+DELETE \/api\/my\/sessions → 200\n\s+1 other device signed out/,
-      // The second device is logged out: its key is refused and its client reports LOGGED_OUT.
-      /9\. the phone is logged out\n\s+GET \/api\/my → 404\n\s+POST \/api\/my\/refresh-token → 404\n\s+phone: its key is refused \(404 apiKey not found\); its refresh reports LOGGED_OUT \(apiKey not found\); it holds no credentials/,
+      // The second device is logged out: its next request is refused, its client reports LOGGED_OUT and forgets the pair.
+      /9\. the phone is logged out\n\s+GET \/api\/my → 404\n\s+phone: its next request reports LOGGED_OUT \(404 apiKey not found\); it holds no credentials/,
       // The first still works, and is the only session left.
       /10\. the laptop still works[^\n]*\n\s+GET \/api\/my\/sessions → 200\n\s+laptop [^\n]*← this device\n\s+✓ as expected/,
       /11\. log out[^\n]*\n\s+DELETE \/api\/my\/logout → 200/,

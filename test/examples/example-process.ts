@@ -1,6 +1,6 @@
 /**
- * Runs an example server as a real child process (`node <tsx cli> examples/<framework>/server.ts`),
- * the way `npm run example:<framework>` does, and talks to it over real HTTP.
+ * Runs an example server as a real child process (`node <tsx cli> examples/<dir>/server.ts`),
+ * the way `npm run example:<dir>` does, and talks to it over real HTTP.
  */
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -11,7 +11,16 @@ import { freePort } from '../support/redis-server.js';
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const TSX_CLI = fileURLToPath(new URL('../../node_modules/tsx/dist/cli.mjs', import.meta.url));
 
-export type Framework = 'express' | 'fastify';
+export type Framework = 'express' | 'express4' | 'fastify' | 'hono';
+
+/** How each framework's example is run: its directory, and the environment that selects it. */
+const EXAMPLES: Record<Framework, { dir: string; env: Record<string, string> }> = {
+  express: { dir: 'express', env: {} },
+  // The Express example app on Express 4 (the npm alias `express4`): `examples/express/server.ts` picks it by this variable.
+  express4: { dir: 'express', env: { CAA_EXAMPLE_EXPRESS: '4' } },
+  fastify: { dir: 'fastify', env: {} },
+  hono: { dir: 'hono', env: {} },
+};
 
 /** A signed endpoint of the example API and the action its requests are signed with. */
 export interface Endpoint {
@@ -118,7 +127,7 @@ export class ExampleServer extends CapturedProcess {
   readonly baseUrl: string;
 
   private constructor(framework: Framework, port: number, env: NodeJS.ProcessEnv) {
-    super(process.execPath, [TSX_CLI, `examples/${framework}/server.ts`], env);
+    super(process.execPath, [TSX_CLI, `examples/${EXAMPLES[framework].dir}/server.ts`], env);
     this.framework = framework;
     this.port = port;
     this.baseUrl = `http://127.0.0.1:${port}`;
@@ -127,11 +136,13 @@ export class ExampleServer extends CapturedProcess {
   /** Starts the server on a free port and resolves once it has printed its listening line. */
   static async start(framework: Framework, extraEnv: Record<string, string> = {}): Promise<ExampleServer> {
     const port = await freePort();
-    const env: NodeJS.ProcessEnv = { ...process.env, HOST: '127.0.0.1', PORT: String(port), ...extraEnv };
+    const { dir, env: selecting } = EXAMPLES[framework];
+    const env: NodeJS.ProcessEnv = { ...process.env, HOST: '127.0.0.1', PORT: String(port), ...selecting, ...extraEnv };
     delete env.REDIS_URL;
     if (extraEnv.REDIS_URL !== undefined) env.REDIS_URL = extraEnv.REDIS_URL;
+    if (selecting.CAA_EXAMPLE_EXPRESS === undefined) delete env.CAA_EXAMPLE_EXPRESS;
     const server = new ExampleServer(framework, port, env);
-    const listening = `${framework} example listening on http://127.0.0.1:${port}`;
+    const listening = `${dir} example listening on http://127.0.0.1:${port}`;
     const deadline = Date.now() + START_TIMEOUT_MS;
     while (!server.output.includes(listening)) {
       if (server.exited) {
