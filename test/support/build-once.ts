@@ -29,6 +29,7 @@ const OUTPUTS = [
   'dist/index.d.cts',
   'dist/client/index.js',
   'dist/client/index.cjs',
+  ...['express', 'fastify', 'hono'].flatMap((name) => [`dist/integrations/${name}.js`, `dist/integrations/${name}.cjs`]),
 ];
 
 /** Inputs of the build besides everything under `src/`. */
