@@ -40,6 +40,8 @@ import { TestClock, familyOf, makeUser, signedRequest, type Pair } from '../supp
 
 /** The store's default prefix, and the layout of its keys: `caa:{T}:s|f|r:…`. */
 const KEY_PATTERN = /^caa:\{(.{2})\}:(?:([sfr]):(.+)|(e))$/s;
+/** A user's index of sessions: on a hash tag of its own, `{u:<userId>}`, apart from the families'. */
+const INDEX_PATTERN = /^caa:\{(u:(.+))\}:i$/s;
 const STORE_PREFIX = 'caa:';
 const ALL_KEYS = `${STORE_PREFIX}*`;
 const SPREAD_FAMILIES = 64;
@@ -178,13 +180,15 @@ const VARIANTS: readonly ClusterVariant[] = [
 
 interface ParsedKey {
   readonly tag: string;
-  /** `e`: the tag's epoch, one per hash tag (no family of its own). */
-  readonly kind: 's' | 'f' | 'r' | 'e';
-  /** The apiKey, familyId or replay marker the key is named after. */
+  /** `e`: the tag's epoch, one per hash tag (no family of its own); `i`: a user's index. */
+  readonly kind: 's' | 'f' | 'r' | 'e' | 'i';
+  /** The apiKey, familyId, replay marker or (index) userId the key is named after. */
   readonly name: string;
 }
 
 function parseKey(key: string): ParsedKey {
+  const index = INDEX_PATTERN.exec(key);
+  if (index?.[1] !== undefined && index[2] !== undefined) return { tag: index[1], kind: 'i', name: index[2] };
   const match = KEY_PATTERN.exec(key);
   const [, tag, kind, name, epoch] = match ?? [];
   if (tag !== undefined && epoch === 'e') return { tag, kind: 'e', name: '' };
@@ -499,7 +503,14 @@ for (const variant of VARIANTS) {
       const expectedMarkers = 15;
 
       const perMaster = await connection.scanMasters(ALL_KEYS);
-      const found = perMaster.flatMap(({ master, keys }) => keys.map((key) => ({ master, key, parsed: parseKey(key) })));
+      const all = perMaster.flatMap(({ master, keys }) => keys.map((key) => ({ master, key, parsed: parseKey(key) })));
+      // The user's index is the one key apart: on its own tag's slot, held by that slot's master.
+      const indexes = all.filter(({ parsed }) => parsed.kind === 'i');
+      expect(indexes.map(({ key }) => key)).toStrictEqual([`caa:{u:${user._id}}:i`]);
+      for (const { key, master } of indexes) {
+        expect(master.port).toBe((await runningCluster().masterOfSlot(await connection.keySlot(key))).port);
+      }
+      const found = all.filter(({ parsed }) => parsed.kind !== 'i');
       expect(found.filter(({ parsed }) => parsed.kind === 's').map(({ parsed }) => parsed.name).sort()).toStrictEqual(
         [...apiKeys].sort(),
       );
@@ -539,7 +550,7 @@ for (const variant of VARIANTS) {
           const slot = await connection.keySlot(key);
           const range = ranges.find((r) => r.start <= slot && slot <= r.end);
           expect(range?.master.port).toBe(master.port);
-          if (parsed.kind === 'r' || parsed.kind === 'e') continue;
+          if (parsed.kind === 'r' || parsed.kind === 'e' || parsed.kind === 'i') continue;
           const familyId = parsed.kind === 'f' ? parsed.name : (await connection.hgetall(key)).fam ?? '';
           familiesHere.add(familyId);
           familySlots.set(familyId, (familySlots.get(familyId) ?? new Set()).add(slot));

@@ -1,16 +1,21 @@
 /**
  * The SessionStore contract: one suite that every store runs unchanged (MemoryStore, RedisStore
- * through ioredis and through node-redis). It checks the rules of the port at the store level and,
- * through the use cases, the behaviour a client sees.
+ * through ioredis and through node-redis, with a client keyPrefix, on Redis Cluster). It checks the
+ * rules of the port at the store level and, through the use cases, the behaviour a client sees:
+ * rotation, grace and reuse; and a user's sessions — the listing, "log out other devices" and
+ * "everywhere" (also racing refreshes and logins), one session by id, maxSessionsPerUser and the
+ * absolute lifetime.
  *
  * Time is injected everywhere (`now`), and every signed request carries a timestamp of its own
  * (refreshToken refuses an identical header a second time).
  */
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   CAA_ACTIONS,
   DEFAULT_GRACE_MS,
+  DEFAULT_MAX_LIFETIME_MS,
   DEFAULT_ROTATION_TOLERANCE_MS,
   DEFAULT_SESSION_TTL_MS,
   FAMILY_TAG_LENGTH,
@@ -18,14 +23,20 @@ import {
   authenticate,
   generateKey,
   issueSession,
+  listSessions,
   refreshToken,
   revokeSession,
+  revokeUserSession,
+  revokeUserSessions,
   type CredentialsResponse,
   type Session,
+  type SessionInfo,
+  type SessionMetadata,
   type SessionStore,
+  type StoredSessionInfo,
   type User,
 } from '../../src/index.js';
-import { expectCaaError } from '../support/expect-caa-error.js';
+import { assertCaaError, expectCaaError } from '../support/expect-caa-error.js';
 import {
   TestClock,
   expectCredentialsResponse,
@@ -57,6 +68,14 @@ export type SessionStoreSetup = () => Promise<SessionStoreFixture>;
 /** Requests per round and rounds of the concurrency test. */
 const CONCURRENT_REFRESHES = 100;
 const CONCURRENCY_ROUNDS = 20;
+
+/** The race of a user's revocation: sessions of the user, refreshes of them and logins alongside, rounds per scope. */
+const RACING_SESSIONS = 5;
+const RACING_REFRESHES = 50;
+const RACING_LOGINS = 5;
+const RACE_ROUNDS = 3;
+/** Concurrent logins of one user against maxSessionsPerUser 5. */
+const LOGIN_FLOOD = 30;
 
 function apiKeys(sessions: readonly Session[]): string[] {
   return sessions.map((session) => session.apiKey).sort();
@@ -422,7 +441,7 @@ export function describeSessionStoreContract(name: string, setup: SessionStoreSe
         expect(DEFAULT_SESSION_TTL_MS).toBe(259_200_000);
         const familyId = await familyOf(store, body.apiKey, clock.t);
         expect(await fixture.liveSessions(familyId)).toStrictEqual([
-          { apiKey: body.apiKey, secretKey: body.secretKey, userId: user._id, expireIn: body.expireIn, familyId, issuedAt: clock.t },
+          { apiKey: body.apiKey, secretKey: body.secretKey, userId: user._id, expireIn: body.expireIn, familyId, issuedAt: clock.t, createdAt: clock.t },
         ]);
       });
 
@@ -644,6 +663,536 @@ export function describeSessionStoreContract(name: string, setup: SessionStoreSe
           expect(live[0]).toMatchObject({ apiKey: first.apiKey, secretKey: first.secretKey, familyId });
           await expect(fetchProfile(first)).resolves.toMatchObject({ apiKey: first.apiKey });
         }
+      });
+    });
+
+    describe("a user's sessions, at the store level", () => {
+      const META = [
+        { userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0', ip: '203.0.113.7', device: 'laptop' },
+        { userAgent: 'okhttp/4.12.0', ip: '198.51.100.23', device: 'Pixel 8', build: 42, trusted: true },
+        { device: 'iPad', note: null },
+      ] as const;
+
+      /** What the store lists for `session` (its family's live pair) with the metadata of its login. */
+      const infoOf = (session: Session, metadata: SessionMetadata = {}): StoredSessionInfo => ({
+        sessionId: session.familyId,
+        userId: session.userId,
+        createdAt: session.createdAt,
+        refreshedAt: session.issuedAt,
+        expireIn: session.expireIn,
+        metadata,
+      });
+
+      /** Three logins of user-1, 1 ms apart, each with its metadata; one of user-2 in between. */
+      async function threeLogins(): Promise<Session[]> {
+        const sessions: Session[] = [];
+        for (const [i, metadata] of META.entries()) {
+          const session = newSession(clock.t, 'user-1');
+          await expect(store.create(session, clock.t, { metadata })).resolves.toStrictEqual({ evicted: [] });
+          sessions.push(session);
+          if (i === 0) await store.create(newSession(clock.t, 'user-2'), clock.t, { metadata: { device: 'not user-1' } });
+          clock.advance(1);
+        }
+        return sessions;
+      }
+
+      it("lists a user's live families oldest first, one entry each, with the metadata of the login; another user's never", async () => {
+        const [a, b, c] = await threeLogins();
+        if (a === undefined || b === undefined || c === undefined) throw new Error('three logins');
+        expect(await store.listUserSessions('user-1', clock.t)).toStrictEqual([infoOf(a, META[0]), infoOf(b, META[1]), infoOf(c, META[2])]);
+        expect(await store.listUserSessions('user-3', clock.t)).toStrictEqual([]);
+        const [other] = await store.listUserSessions('user-2', clock.t);
+        expect(other).toMatchObject({ userId: 'user-2', metadata: { device: 'not user-1' } });
+
+        // A rotation moves refreshedAt and expireIn on; createdAt, the id and the metadata stay.
+        const now = clock.advance(60_000);
+        const next = successorOf(b, now);
+        await store.rotate({ apiKey: b.apiKey, familyId: b.familyId, next, now, signedAt: now, graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS });
+        expect(await store.listUserSessions('user-1', now)).toStrictEqual([infoOf(a, META[0]), infoOf(next, META[1]), infoOf(c, META[2])]);
+        expect(infoOf(next, META[1])).toMatchObject({ createdAt: b.createdAt, refreshedAt: now, expireIn: next.expireIn });
+      });
+
+      it('revokes all of a user\'s families, all but one, or one, and returns the ids of those that were live, oldest first', async () => {
+        const [a, b, c] = await threeLogins();
+        if (a === undefined || b === undefined || c === undefined) throw new Error('three logins');
+        const [other] = await store.listUserSessions('user-2', clock.t);
+
+        await expect(store.revokeUserSessions('user-1', clock.t, { sessionId: b.familyId })).resolves.toStrictEqual([b.familyId]);
+        await expect(store.revokeUserSessions('user-1', clock.t, { sessionId: b.familyId })).resolves.toStrictEqual([]);
+        // Another user's id names nothing of user-1's: nothing revoked.
+        await expect(store.revokeUserSessions('user-1', clock.t, { sessionId: other?.sessionId ?? 'none' })).resolves.toStrictEqual([]);
+        expect(await store.listUserSessions('user-1', clock.t)).toStrictEqual([infoOf(a, META[0]), infoOf(c, META[2])]);
+
+        const d = newSession(clock.t, 'user-1');
+        await store.create(d, clock.t);
+        await expect(store.revokeUserSessions('user-1', clock.t, { except: c.familyId })).resolves.toStrictEqual([a.familyId, d.familyId]);
+        expect(await store.listUserSessions('user-1', clock.t)).toStrictEqual([infoOf(c, META[2])]);
+        await expect(store.revokeUserSessions('user-1', clock.t)).resolves.toStrictEqual([c.familyId]);
+        await expect(store.revokeUserSessions('user-1', clock.t)).resolves.toStrictEqual([]);
+
+        expect(await store.listUserSessions('user-1', clock.t)).toStrictEqual([]);
+        for (const session of [a, b, c, d]) {
+          expect((await store.lookup(session.apiKey, clock.t)).record).toBeNull();
+          expect(await fixture.liveSessions(session.familyId)).toStrictEqual([]);
+          const now = clock.t;
+          await expect(
+            store.rotate({ apiKey: session.apiKey, familyId: session.familyId, next: successorOf(session, now), now, signedAt: now, graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS }),
+          ).resolves.toStrictEqual({ outcome: 'not-found' });
+        }
+        expect(await store.listUserSessions('user-2', clock.t)).toStrictEqual([other]);
+      });
+
+      it('revokes a rotated family whole: its live pair, its tombstones and their grace', async () => {
+        const a = newSession(clock.t, 'user-1');
+        await store.create(a, clock.t);
+        const rotatedAt = clock.advance(1);
+        const b = successorOf(a, rotatedAt);
+        await store.rotate({ apiKey: a.apiKey, familyId: a.familyId, next: b, now: rotatedAt, signedAt: rotatedAt, graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS });
+        await expect(store.revokeUserSessions('user-1', rotatedAt)).resolves.toStrictEqual([a.familyId]);
+        for (const apiKey of [a.apiKey, b.apiKey]) expect((await store.lookup(apiKey, rotatedAt)).record).toBeNull();
+        // Within grace: the old pair no longer gets the successor.
+        await expect(
+          store.rotate({ apiKey: a.apiKey, familyId: a.familyId, next: successorOf(a, rotatedAt), now: rotatedAt, signedAt: rotatedAt, graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS }),
+        ).resolves.toStrictEqual({ outcome: 'not-found' });
+      });
+
+      it('keeps a user within maxSessions: a login beyond it revokes the oldest and names it', async () => {
+        const sessions: Session[] = [];
+        const results: unknown[] = [];
+        for (let i = 0; i < 4; i++) {
+          const session = newSession(clock.t, 'user-1');
+          results.push(await store.create(session, clock.t, { maxSessions: 2 }));
+          sessions.push(session);
+          clock.advance(1);
+        }
+        const [a, b, c, d] = sessions;
+        if (a === undefined || b === undefined || c === undefined || d === undefined) throw new Error('four logins');
+        expect(results).toStrictEqual([{ evicted: [] }, { evicted: [] }, { evicted: [a.familyId] }, { evicted: [b.familyId] }]);
+        expect(await store.listUserSessions('user-1', clock.t)).toStrictEqual([infoOf(c), infoOf(d)]);
+        expect((await store.lookup(a.apiKey, clock.t)).record).toBeNull();
+        expect((await store.lookup(b.apiKey, clock.t)).record).toBeNull();
+        expect(await fixture.liveSessions(a.familyId)).toStrictEqual([]);
+        expect(await fixture.liveSessions(b.familyId)).toStrictEqual([]);
+      });
+
+      it('does not list families that ended: logged out, reused, revoked by apiKey, expired', async () => {
+        const base = { graceMs: DEFAULT_GRACE_MS, toleranceMs: DEFAULT_ROTATION_TOLERANCE_MS };
+        // Logins 1 ms apart: the listing's order is the order of the logins.
+        const loggedOut = newSession(clock.advance(1), 'user-1');
+        const reused = newSession(clock.advance(1), 'user-1');
+        const orphan = newSession(clock.advance(1), 'user-1');
+        const expiring = newSession(clock.advance(1), 'user-1', 60_000);
+        const kept = newSession(clock.advance(1), 'user-1');
+        for (const session of [loggedOut, reused, orphan, expiring, kept]) await store.create(session, session.createdAt);
+        expect(await store.listUserSessions('user-1', clock.t)).toHaveLength(5);
+
+        const now = clock.advance(1);
+        await expect(store.use({ ...base, apiKey: loggedOut.apiKey, familyId: loggedOut.familyId, now, signedAt: now, revoke: true })).resolves.toStrictEqual({
+          outcome: 'revoked',
+        });
+        await store.rotate({ ...base, apiKey: reused.apiKey, familyId: reused.familyId, next: successorOf(reused, now), now, signedAt: now });
+        const late = now + DEFAULT_GRACE_MS + 1;
+        await expect(
+          store.rotate({ ...base, apiKey: reused.apiKey, familyId: reused.familyId, next: successorOf(reused, late), now: late, signedAt: late }),
+        ).resolves.toStrictEqual({ outcome: 'reused' });
+        await store.revoke(orphan.apiKey, late);
+        expect(await store.listUserSessions('user-1', late)).toStrictEqual([infoOf(expiring), infoOf(kept)]);
+        expect(await store.listUserSessions('user-1', expiring.expireIn - 1)).toStrictEqual([infoOf(expiring), infoOf(kept)]);
+        expect(await store.listUserSessions('user-1', expiring.expireIn)).toStrictEqual([infoOf(kept)]);
+        // Not revoked by expiry: the expired key still reads as expired (SESSION_EXPIRED), not unknown.
+        expect((await store.lookup(expiring.apiKey, expiring.expireIn)).record).toStrictEqual({ ...expiring, state: 'live' });
+      });
+    });
+
+    describe("a user's sessions, through the use cases", () => {
+      let alice: User;
+      let bob: User;
+      let users: MemoryUserRepository;
+
+      beforeEach(() => {
+        alice = makeUser('59573c395c2960da1aa83a10', 'Alice');
+        bob = makeUser('59573c395c2960da1aa83a11', 'Bob');
+        users = new MemoryUserRepository([alice, bob]);
+      });
+
+      const DEVICES = [
+        { userAgent: 'Mozilla/5.0 (Macintosh) Safari/605.1.15', ip: '203.0.113.7', device: 'MacBook' },
+        { userAgent: 'okhttp/4.12.0', ip: '198.51.100.23', device: 'Pixel 8', trusted: true, build: 42 },
+        { userAgent: 'CaaDemo/1.0 (iPad; iOS 18.1)', ip: null, device: 'iPad' },
+      ] as const;
+
+      const login = (who: User, metadata?: SessionMetadata, options: { maxSessionsPerUser?: number; maxLifetimeMs?: number } = {}): Promise<CredentialsResponse> =>
+        issueSession(store, who, { now: clock.now, metadata, ...options });
+      const refresh = (pair: Pair, options: { maxLifetimeMs?: number } = {}): Promise<CredentialsResponse> =>
+        refreshToken(store, users, signedRequest(pair, CAA_ACTIONS.refreshToken, clock.stamp()), { now: clock.now, ...options });
+      const fetchProfile = (pair: Pair, options: { maxLifetimeMs?: number } = {}): Promise<Session> =>
+        authenticate(store, signedRequest(pair, CAA_ACTIONS.fetchMyProfile, clock.stamp()), CAA_ACTIONS.fetchMyProfile, { now: clock.now, ...options });
+      const list = (who: User, current?: Session): Promise<SessionInfo[]> => listSessions(store, who._id, { now: clock.now, current });
+
+      /** The pair authenticates and refreshes no more: 404 apiKey not found, APIKEY_NOT_FOUND (its family is gone). */
+      async function expectGone(pair: Pair): Promise<void> {
+        await expectCaaError(fetchProfile(pair), 404, 'apiKey not found', 'APIKEY_NOT_FOUND');
+        await expectCaaError(refresh(pair), 404, 'apiKey not found', 'APIKEY_NOT_FOUND');
+      }
+
+      /** Three logins of Alice (one per device, 1 s apart) and one of Bob; the sessions authenticate returns. */
+      async function aliceOnThreeDevices(): Promise<{ pairs: CredentialsResponse[]; sessions: Session[]; bobs: CredentialsResponse }> {
+        const pairs: CredentialsResponse[] = [];
+        for (const metadata of DEVICES) {
+          pairs.push(await login(alice, metadata));
+          clock.advance(1_000);
+        }
+        const bobs = await login(bob, { device: 'Bob’s phone' });
+        const sessions = await Promise.all(pairs.map((pair) => fetchProfile(pair)));
+        return { pairs, sessions, bobs };
+      }
+
+      it('lists three logins of one user with exact fields, oldest first; sessionId is the family id, never a key; refreshedAt moves, createdAt stays', async () => {
+        const loginAt = clock.t;
+        const { pairs, sessions, bobs } = await aliceOnThreeDevices();
+        const [, second] = sessions;
+        if (second === undefined) throw new Error('three sessions');
+        const infos = (refreshedAt: readonly number[], expireIn: readonly number[], current?: number): SessionInfo[] =>
+          sessions.map((session, i) => ({
+            sessionId: session.familyId,
+            userId: alice._id,
+            createdAt: loginAt + i * 1_000,
+            refreshedAt: refreshedAt[i] ?? -1,
+            expireIn: expireIn[i] ?? -1,
+            metadata: DEVICES[i] ?? {},
+            current: i === current,
+          }));
+        const logins = sessions.map((_, i) => loginAt + i * 1_000);
+        const expiries = logins.map((t) => t + DEFAULT_SESSION_TTL_MS);
+
+        expect(await list(alice, second)).toStrictEqual(infos(logins, expiries, 1));
+        expect(await list(alice)).toStrictEqual(infos(logins, expiries));
+        expect(await listSessions(store, alice._id, { now: clock.now, current: second.familyId })).toStrictEqual(infos(logins, expiries, 1));
+        const keys = new Set([...pairs, bobs].flatMap((pair) => [pair.apiKey, pair.secretKey]));
+        for (const info of await list(alice)) expect(keys.has(info.sessionId)).toBe(false);
+
+        // Bob's session is his alone: listed for him, never for Alice, and Bob's `current` marks nothing of hers.
+        const bobSession = await fetchProfile(bobs);
+        expect(await list(bob, bobSession)).toStrictEqual([
+          {
+            sessionId: bobSession.familyId,
+            userId: bob._id,
+            createdAt: loginAt + 3_000,
+            refreshedAt: loginAt + 3_000,
+            expireIn: loginAt + 3_000 + DEFAULT_SESSION_TTL_MS,
+            metadata: { device: 'Bob’s phone' },
+            current: true,
+          },
+        ]);
+        expect(await list(alice, bobSession)).toStrictEqual(infos(logins, expiries));
+
+        // A refresh of the second device: refreshedAt and expireIn move on, createdAt and the id stay.
+        const refreshedAt = clock.advance(3_600_000);
+        const next = await refresh(pairs[1] ?? pairs[0] ?? bobs);
+        const nextSession = await fetchProfile(next);
+        expect(nextSession).toMatchObject({ familyId: second.familyId, createdAt: loginAt + 1_000, issuedAt: refreshedAt });
+        const moved = [logins[0] ?? 0, refreshedAt, logins[2] ?? 0];
+        const movedExpiries = [expiries[0] ?? 0, refreshedAt + DEFAULT_SESSION_TTL_MS, expiries[2] ?? 0];
+        expect(await list(alice, nextSession)).toStrictEqual(infos(moved, movedExpiries, 1));
+        expect((await store.lookup(next.apiKey, clock.t)).record).toMatchObject({ createdAt: loginAt + 1_000, issuedAt: refreshedAt });
+        expect(await list({ ...alice, _id: 'nobody' })).toStrictEqual([]);
+      });
+
+      it('"log out other devices" returns the count and leaves exactly the caller working; "log out everywhere" leaves none', async () => {
+        const { pairs, sessions, bobs } = await aliceOnThreeDevices();
+        const [first, second, third] = pairs;
+        const caller = sessions[1];
+        if (first === undefined || second === undefined || third === undefined || caller === undefined) throw new Error('three logins');
+
+        await expect(revokeUserSessions(store, alice._id, { except: caller, now: clock.now })).resolves.toBe(2);
+        await expect(fetchProfile(second)).resolves.toMatchObject({ apiKey: second.apiKey, familyId: caller.familyId });
+        await expectGone(first);
+        await expectGone(third);
+        expect(await list(alice, caller)).toMatchObject([{ sessionId: caller.familyId, current: true, metadata: DEVICES[1] }]);
+        expect(await list(alice)).toHaveLength(1);
+        await expect(revokeUserSessions(store, alice._id, { except: caller.familyId, now: clock.now })).resolves.toBe(0);
+
+        // The caller keeps refreshing as before.
+        const next = await refresh(second);
+        await expect(fetchProfile(next)).resolves.toMatchObject({ apiKey: next.apiKey, familyId: caller.familyId });
+
+        await expect(revokeUserSessions(store, alice._id, { now: clock.now })).resolves.toBe(1);
+        await expectGone(next);
+        expect(await list(alice)).toStrictEqual([]);
+        await expect(revokeUserSessions(store, alice._id, { now: clock.now })).resolves.toBe(0);
+        for (const session of sessions) expect(await fixture.liveSessions(session.familyId)).toStrictEqual([]);
+
+        // Bob was never touched.
+        await expect(fetchProfile(bobs)).resolves.toMatchObject({ apiKey: bobs.apiKey, userId: bob._id });
+        expect(await list(bob)).toHaveLength(1);
+      });
+
+      it('revokes one session by its id: true, then false; another user\'s id is false and revokes nothing', async () => {
+        const { pairs, sessions, bobs } = await aliceOnThreeDevices();
+        const [first, second, third] = pairs;
+        const target = sessions[0];
+        if (first === undefined || second === undefined || third === undefined || target === undefined) throw new Error('three logins');
+        const bobSession = await fetchProfile(bobs);
+
+        await expect(revokeUserSession(store, alice._id, target.familyId, { now: clock.now })).resolves.toBe(true);
+        await expectGone(first);
+        await expect(revokeUserSession(store, alice._id, target.familyId, { now: clock.now })).resolves.toBe(false);
+        expect((await list(alice)).map((info) => info.sessionId)).toStrictEqual([sessions[1]?.familyId, sessions[2]?.familyId]);
+
+        // Alice names Bob's session, and Bob names Alice's: neither is revoked.
+        await expect(revokeUserSession(store, alice._id, bobSession.familyId, { now: clock.now })).resolves.toBe(false);
+        await expect(revokeUserSession(store, bob._id, sessions[1]?.familyId ?? '', { now: clock.now })).resolves.toBe(false);
+        for (const id of ['', 'no-such-session', first.apiKey, 'x'.repeat(300)]) {
+          await expect(revokeUserSession(store, alice._id, id, { now: clock.now })).resolves.toBe(false);
+        }
+        await expect(fetchProfile(bobs)).resolves.toMatchObject({ apiKey: bobs.apiKey });
+        await expect(fetchProfile(second)).resolves.toMatchObject({ apiKey: second.apiKey });
+        await expect(fetchProfile(third)).resolves.toMatchObject({ apiKey: third.apiKey });
+        expect(await list(alice)).toHaveLength(2);
+        expect(await list(bob)).toHaveLength(1);
+      });
+
+      it(`"log out other devices" and "everywhere" under ${RACING_REFRESHES} concurrent refreshes and ${RACING_LOGINS} logins: nothing revoked comes back, nothing is lost from the index`, async () => {
+        for (const scope of ['others', 'everywhere'] as const) {
+          for (let round = 0; round < RACE_ROUNDS; round++) {
+            const racer = makeUser(`racer-${scope}-${round}`, 'Racer');
+            users.save(racer);
+            const pairs: CredentialsResponse[] = [];
+            for (let i = 0; i < RACING_SESSIONS; i++) {
+              pairs.push(await login(racer, { device: `device ${i}` }));
+              clock.advance(1);
+            }
+            const kept = await fetchProfile(pairs[0] ?? expect.unreachable());
+            const familyIds = await Promise.all(pairs.map((pair) => familyOf(store, pair.apiKey, clock.t)));
+            const requests = Array.from({ length: RACING_REFRESHES }, (_, i) => ({
+              session: i % RACING_SESSIONS,
+              request: signedRequest(pairs[i % RACING_SESSIONS] ?? expect.unreachable(), CAA_ACTIONS.refreshToken, clock.stamp()),
+            }));
+
+            // The revocation starts at a different point of the burst each round.
+            const startAt = Math.floor((round * RACING_REFRESHES) / Math.max(1, RACE_ROUNDS - 1));
+            const refreshes: Promise<CredentialsResponse>[] = [];
+            const lateLogins: Promise<CredentialsResponse>[] = [];
+            let revocation: Promise<number> | undefined;
+            for (const [i, { request }] of requests.entries()) {
+              if (i === startAt) revocation = revokeUserSessions(store, racer._id, scope === 'others' ? { except: kept, now: clock.now } : { now: clock.now });
+              refreshes.push(refreshToken(store, users, request, { now: clock.now }));
+              if (i % Math.ceil(RACING_REFRESHES / RACING_LOGINS) === 0) lateLogins.push(login(racer, { device: `late ${i}` }));
+            }
+            revocation ??= revokeUserSessions(store, racer._id, scope === 'others' ? { except: kept, now: clock.now } : { now: clock.now });
+            const [settled, count, late] = await Promise.all([Promise.allSettled(refreshes), revocation, Promise.all(lateLogins)]);
+
+            // Every refresh of a revoked session either got a pair before the revocation or 404 APIKEY_NOT_FOUND.
+            const keptPairs: CredentialsResponse[] = [];
+            const revokedPairs: Pair[] = scope === 'others' ? pairs.slice(1) : [...pairs];
+            for (const [i, result] of settled.entries()) {
+              const keptSession = scope === 'others' && requests[i]?.session === 0;
+              if (result.status === 'rejected') {
+                expect(keptSession, `round ${round}: a refresh of the kept session failed: ${String(result.reason)}`).toBe(false);
+                assertCaaError(result.reason, { status: 404, message: 'apiKey not found', code: 'APIKEY_NOT_FOUND' });
+              } else if (keptSession) keptPairs.push(result.value);
+              else revokedPairs.push(result.value);
+            }
+            for (const pair of revokedPairs) await expectGone(pair);
+
+            // Logins that ran alongside: each is either revoked with the others or listed and working.
+            const listedLate: string[] = [];
+            let lateGone = 0;
+            for (const pair of late) {
+              const { record } = await store.lookup(pair.apiKey, clock.t);
+              if (record === null) {
+                lateGone++;
+                await expectGone(pair);
+              } else {
+                await expect(fetchProfile(pair)).resolves.toMatchObject({ apiKey: pair.apiKey });
+                listedLate.push(record.familyId);
+              }
+            }
+            const originals = scope === 'others' ? RACING_SESSIONS - 1 : RACING_SESSIONS;
+            expect(count, `round ${round}: the count names every original session revoked, and at most the late ones revoked`).toBeGreaterThanOrEqual(originals);
+            expect(count).toBeLessThanOrEqual(originals + lateGone);
+
+            const listed = await list(racer);
+            if (scope === 'others') {
+              // The kept session: every refresh of it got the one successor, which works and is listed.
+              const [latest] = keptPairs;
+              if (latest === undefined) throw new Error(`round ${round}: no refresh of the kept session`);
+              for (const pair of keptPairs) expect(pair).toStrictEqual(latest);
+              await expect(fetchProfile(latest)).resolves.toMatchObject({ apiKey: latest.apiKey, familyId: kept.familyId });
+              expect(listed[0]).toStrictEqual({
+                sessionId: kept.familyId,
+                userId: racer._id,
+                createdAt: kept.createdAt,
+                refreshedAt: clock.t,
+                expireIn: latest.expireIn,
+                metadata: { device: 'device 0' },
+                current: false,
+              });
+            }
+            const expectedIds = [...(scope === 'others' ? [kept.familyId] : []), ...listedLate];
+            expect(listed.map((info) => info.sessionId).sort(), `round ${round}: listed = the live families`).toStrictEqual([...expectedIds].sort());
+            // Behind the store's back: exactly the listed families hold a live session.
+            for (const familyId of [...familyIds, ...listedLate]) {
+              const live = await fixture.liveSessions(familyId);
+              expect(live, `round ${round}: live sessions of ${familyId}`).toHaveLength(expectedIds.includes(familyId) ? 1 : 0);
+            }
+            await revokeUserSessions(store, racer._id, { now: clock.now });
+            clock.advance(1_000);
+          }
+        }
+      });
+
+      it('keeps a user within maxSessionsPerUser: one login after another, the newest survive and the oldest are revoked', async () => {
+        const pairs: CredentialsResponse[] = [];
+        for (let i = 0; i < 7; i++) {
+          pairs.push(await login(alice, { n: i }, { maxSessionsPerUser: 5 }));
+          clock.advance(1);
+        }
+        for (const pair of pairs.slice(0, 2)) await expectGone(pair);
+        for (const pair of pairs.slice(2)) await expect(fetchProfile(pair)).resolves.toMatchObject({ apiKey: pair.apiKey });
+        expect((await list(alice)).map((info) => info.metadata)).toStrictEqual([{ n: 2 }, { n: 3 }, { n: 4 }, { n: 5 }, { n: 6 }]);
+      });
+
+      it(`keeps a user within maxSessionsPerUser under a flood of ${LOGIN_FLOOD} concurrent logins: at most 5 live and listed, the newest among them`, async () => {
+        const max = 5;
+        // clock.tick: every login reads its own instant, so "newest" is well defined.
+        const pairs = await Promise.all(
+          Array.from({ length: LOGIN_FLOOD }, (_, i) => issueSession(store, alice, { now: clock.tick, metadata: { n: i }, maxSessionsPerUser: max })),
+        );
+        const live: { n: number; familyId: string }[] = [];
+        for (const [n, pair] of pairs.entries()) {
+          const { record } = await store.lookup(pair.apiKey, clock.t);
+          if (record === null) await expectGone(pair);
+          else {
+            await expect(fetchProfile(pair)).resolves.toMatchObject({ apiKey: pair.apiKey });
+            live.push({ n, familyId: record.familyId });
+          }
+        }
+        expect(live.length).toBeLessThanOrEqual(max);
+        // A login never revokes itself, so a store whose login is two steps may keep one older login in
+        // place of the fifth newest; the four newest survive on every store.
+        expect(live.map(({ n }) => n).slice(-(max - 1))).toStrictEqual(Array.from({ length: max - 1 }, (_, i) => LOGIN_FLOOD - max + 1 + i));
+        const listed = await list(alice);
+        expect(listed.map((info) => info.sessionId)).toStrictEqual(live.map(({ familyId }) => familyId));
+        expect(listed.map((info) => info.metadata)).toStrictEqual(live.map(({ n }) => ({ n })));
+      });
+
+      it('caps every refresh at the login plus the absolute lifetime (30 days by default); at the deadline refresh is SESSION_EXPIRED', async () => {
+        expect(DEFAULT_MAX_LIFETIME_MS).toBe(2_592_000_000);
+        const loginAt = clock.t;
+        const deadline = loginAt + DEFAULT_MAX_LIFETIME_MS;
+        // Two devices of one login time, kept alive alike.
+        let pairs = [await login(alice, { device: 'a' }), await login(alice, { device: 'b' })];
+        const expiries: number[] = [];
+        // Every two days, for a month: never past the deadline, and the last ones at it exactly.
+        while (clock.t + 2 * 86_400_000 < deadline) {
+          clock.advance(2 * 86_400_000);
+          pairs = await Promise.all(pairs.map((pair) => refresh(pair)));
+          for (const pair of pairs) expect(pair.expireIn).toBe(Math.min(clock.t + DEFAULT_SESSION_TTL_MS, deadline));
+          expiries.push(...pairs.map((pair) => pair.expireIn));
+        }
+        expect(expiries.filter((expireIn) => expireIn === deadline).length).toBeGreaterThan(0);
+        expect(Math.max(...expiries)).toBe(deadline);
+        const [a, b] = pairs;
+        if (a === undefined || b === undefined) throw new Error('two devices');
+        const lastRefresh = clock.t;
+
+        // The last ms of the lifetime: both work, both are listed; a refresh still works, capped at the deadline.
+        clock.t = deadline - 1;
+        await expect(fetchProfile(a)).resolves.toMatchObject({ apiKey: a.apiKey, createdAt: loginAt, expireIn: deadline });
+        // Two logins of the same ms: the port leaves their order open, so compare them by device.
+        const listed = (await list(alice))
+          .map(({ createdAt, refreshedAt, expireIn, metadata }) => ({ createdAt, refreshedAt, expireIn, metadata }))
+          .sort((x, y) => String(x.metadata.device).localeCompare(String(y.metadata.device)));
+        expect(listed).toStrictEqual([
+          { createdAt: loginAt, refreshedAt: lastRefresh, expireIn: deadline, metadata: { device: 'a' } },
+          { createdAt: loginAt, refreshedAt: lastRefresh, expireIn: deadline, metadata: { device: 'b' } },
+        ]);
+        const last = await refresh(b);
+        expect(last).toMatchObject({ userId: alice._id, expireIn: deadline });
+
+        clock.t = deadline;
+        await expectCaaError(refresh(a), 404, 'apiKey not found', 'SESSION_EXPIRED');
+        await expectCaaError(fetchProfile(a), 404, 'apiKey not found', 'SESSION_EXPIRED');
+        expect(await list(alice)).toStrictEqual([]);
+      });
+
+      it('a pair refreshed 1 ms before the deadline works for that ms, and once the deadline is reached, used or not, it is SESSION_EXPIRED (not forgotten)', async () => {
+        const lifetime = { maxLifetimeMs: 60_000 };
+        const loginAt = clock.t;
+        const used = await login(alice, undefined, lifetime);
+        const unused = await login(alice, undefined, lifetime);
+        clock.t = loginAt + 60_000 - 1;
+        const [usedNext, unusedNext] = [await refresh(used, lifetime), await refresh(unused, lifetime)];
+        expect([usedNext.expireIn, unusedNext.expireIn]).toStrictEqual([loginAt + 60_000, loginAt + 60_000]);
+        // A few ms of real time pass; the clock the store judges by (`now`) does not move.
+        await sleep(5);
+        await expect(fetchProfile(usedNext, lifetime)).resolves.toMatchObject({ apiKey: usedNext.apiKey, expireIn: loginAt + 60_000 });
+        clock.t = loginAt + 60_000;
+        for (const pair of [usedNext, unusedNext]) {
+          await expectCaaError(refresh(pair, lifetime), 404, 'apiKey not found', 'SESSION_EXPIRED');
+          await expectCaaError(fetchProfile(pair, lifetime), 404, 'apiKey not found', 'SESSION_EXPIRED');
+        }
+      });
+
+      it('refuses a live pair past a shortened lifetime with SESSION_EXPIRED (deadline − 1 ms works), and Infinity turns the lifetime off', async () => {
+        const loginAt = clock.t;
+        const hour = 3_600_000;
+        const pair = await login(alice);
+        // Issued with the default lifetime (expireIn 3 days on): judged by an hour from its login later.
+        const other = await login(alice);
+        clock.t = loginAt + hour - 60_000;
+        const next = await refresh(pair, { maxLifetimeMs: hour });
+        expect(next.expireIn).toBe(loginAt + hour);
+        clock.t = loginAt + hour - 1;
+        await expect(fetchProfile(next, { maxLifetimeMs: hour })).resolves.toMatchObject({ apiKey: next.apiKey });
+        await expect(fetchProfile(other, { maxLifetimeMs: hour })).resolves.toMatchObject({ apiKey: other.apiKey, expireIn: other.expireIn });
+        const listedWithin = await listSessions(store, alice._id, { now: clock.now, maxLifetimeMs: hour });
+        expect(listedWithin.map((info) => info.expireIn).sort()).toStrictEqual([loginAt + hour, other.expireIn].sort());
+        clock.t = loginAt + hour;
+        expect(other.expireIn).toBeGreaterThan(clock.t);
+        // Past the shortened lifetime nothing of that login is listed, though `other`'s pair has not expired.
+        expect(await listSessions(store, alice._id, { now: clock.now, maxLifetimeMs: hour })).toStrictEqual([]);
+        expect(await list(alice)).toMatchObject([{ expireIn: other.expireIn }]);
+        await expectCaaError(refresh(other, { maxLifetimeMs: hour }), 404, 'apiKey not found', 'SESSION_EXPIRED');
+        await expectCaaError(fetchProfile(other, { maxLifetimeMs: hour }), 404, 'apiKey not found', 'SESSION_EXPIRED');
+        await expectCaaError(refresh(next, { maxLifetimeMs: hour }), 404, 'apiKey not found', 'SESSION_EXPIRED');
+
+        // Without a lifetime, a family refreshed every two days lives on past the 30-day mark, never capped.
+        const foreverAt = clock.t;
+        let forever = await login(bob, undefined, { maxLifetimeMs: Infinity });
+        while (clock.t <= foreverAt + DEFAULT_MAX_LIFETIME_MS) {
+          clock.advance(2 * 86_400_000);
+          forever = await refresh(forever, { maxLifetimeMs: Infinity });
+          expect(forever.expireIn).toBe(clock.t + DEFAULT_SESSION_TTL_MS);
+        }
+        await expect(fetchProfile(forever, { maxLifetimeMs: Infinity })).resolves.toMatchObject({ apiKey: forever.apiKey, createdAt: foreverAt });
+      });
+
+      it('does not list sessions that ended: logged out, reused, expired, their user gone', async () => {
+        const loggedOut = await login(alice, { device: 'logged out' });
+        clock.advance(1);
+        const reused = await login(alice, { device: 'reused' });
+        clock.advance(1);
+        const expiring = await issueSession(store, alice, { now: clock.now, ttlMs: 60_000, metadata: { device: 'expiring' } });
+        clock.advance(1);
+        const kept = await login(alice, { device: 'kept' });
+        const bobs = await login(bob, { device: 'bob' });
+        expect(await list(alice)).toHaveLength(4);
+
+        await revokeSession(store, signedRequest(loggedOut, CAA_ACTIONS.logout, clock.stamp()), { now: clock.now });
+        await refresh(reused);
+        clock.advance(DEFAULT_GRACE_MS + 1);
+        await expectCaaError(refresh(reused), 404, 'apiKey not found', 'TOKEN_REUSED');
+        expect((await list(alice)).map((info) => info.metadata)).toStrictEqual([{ device: 'expiring' }, { device: 'kept' }]);
+        clock.t = expiring.expireIn;
+        await expectCaaError(fetchProfile(expiring), 404, 'apiKey not found', 'SESSION_EXPIRED');
+        expect((await list(alice)).map((info) => info.metadata)).toStrictEqual([{ device: 'kept' }]);
+        await expect(fetchProfile(kept)).resolves.toMatchObject({ apiKey: kept.apiKey });
+
+        users.delete(bob._id);
+        await expectCaaError(refresh(bobs), 404, 'user not found', 'USER_NOT_FOUND');
+        expect(await list(bob)).toStrictEqual([]);
       });
     });
   });
