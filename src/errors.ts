@@ -50,6 +50,9 @@ export type CaaMessage = (typeof CAA_MESSAGES)[keyof typeof CAA_MESSAGES];
  * | `SIGNATURE_MISMATCH` | 400 | invalid signature |
  * | `TIMESTAMP_OUT_OF_WINDOW` | 400 | invalid signature |
  * | `REPLAYED` | 400 | invalid signature |
+ * | `AMBIGUOUS_CREDENTIALS` | 400 | invalid authorization |
+ * | `DIGEST_MISMATCH` | 400 | invalid signature |
+ * | `SCHEME_DOWNGRADE` | 400 | invalid signature |
  * | `APIKEY_NOT_FOUND` | 404 | apiKey not found |
  * | `SESSION_EXPIRED` | 404 | apiKey not found |
  * | `TOKEN_REUSED` | 404 | apiKey not found |
@@ -80,6 +83,9 @@ export type CaaErrorCode =
   | 'SIGNATURE_MISMATCH'
   | 'TIMESTAMP_OUT_OF_WINDOW'
   | 'REPLAYED'
+  | 'AMBIGUOUS_CREDENTIALS'
+  | 'DIGEST_MISMATCH'
+  | 'SCHEME_DOWNGRADE'
   | 'APIKEY_NOT_FOUND'
   | 'SESSION_EXPIRED'
   | 'TOKEN_REUSED'
@@ -91,6 +97,9 @@ const STATUS_AND_MESSAGE: { readonly [C in CaaErrorCode]: readonly [number, CaaM
   SIGNATURE_MISMATCH: [400, CAA_MESSAGES.invalidSignature],
   TIMESTAMP_OUT_OF_WINDOW: [400, CAA_MESSAGES.invalidSignature],
   REPLAYED: [400, CAA_MESSAGES.invalidSignature],
+  AMBIGUOUS_CREDENTIALS: [400, CAA_MESSAGES.invalidAuthorization],
+  DIGEST_MISMATCH: [400, CAA_MESSAGES.invalidSignature],
+  SCHEME_DOWNGRADE: [400, CAA_MESSAGES.invalidSignature],
   APIKEY_NOT_FOUND: [404, CAA_MESSAGES.apiKeyNotFound],
   SESSION_EXPIRED: [404, CAA_MESSAGES.apiKeyNotFound],
   TOKEN_REUSED: [404, CAA_MESSAGES.apiKeyNotFound],
