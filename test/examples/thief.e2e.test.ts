@@ -1,6 +1,6 @@
 /**
- * Rotation against a thief, over real HTTP against both example servers, with the owner on
- * `caa-auth/client` (issue 9, findings 1 and 2):
+ * Rotation against a thief, over real HTTP against the Express, Fastify and Hono example servers,
+ * with the owner on `caa-auth/client` (issue 9, findings 1 and 2):
  *
  * - thief-follow: the thief holds a copy of the owner's pair and polls `GET /api/my` with it every
  *   10 ms, 100 ms or 1 s; the first 404 tells it the owner refreshed, and it refreshes with the old
@@ -154,3 +154,4 @@ function defineThiefSuite(framework: Framework): void {
 
 defineThiefSuite('express');
 defineThiefSuite('fastify');
+defineThiefSuite('hono');

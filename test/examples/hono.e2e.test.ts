@@ -1,0 +1,3 @@
+import { defineExampleSuites } from './example-suite.js';
+
+defineExampleSuites('hono');
