@@ -10,6 +10,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, inject, it } from 'vitest';
+import { CAA_V2_VECTORS } from './caa-v2-vectors.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ENTRY = join(ROOT, 'src/client/index.ts');
@@ -68,10 +69,14 @@ describe('the client path is universal', () => {
 
   it('the scan sees the client files and the pure protocol files they use, and nothing of the server side', () => {
     const names = files.map((file) => relative(ROOT, file));
-    expect(names).toEqual(expect.arrayContaining(['src/client/index.ts', 'src/client/client.ts', 'src/client/sign.ts', 'src/protocol/string-to-sign.ts']));
+    expect(names).toEqual(
+      expect.arrayContaining(['src/client/index.ts', 'src/client/client.ts', 'src/client/sign.ts', 'src/client/http-signatures.ts', 'src/protocol/string-to-sign.ts']),
+    );
     for (const serverOnly of ['src/protocol/header.ts', 'src/protocol/sign.ts', 'src/protocol/verify.ts', 'src/errors.ts', 'src/index.ts']) {
       expect(names).not.toContain(serverOnly);
     }
+    // The server's caa-v2 parser and verifier: the client has its own small serializer.
+    expect(names.filter((name) => name.startsWith('src/protocol/http-signatures'))).toEqual([]);
   });
 
   it('imports nothing but relative modules (no node:*, no bare built-ins, no packages)', () => {
@@ -109,6 +114,11 @@ const nativeImport = createRequire(import.meta.url)('../support/native-import.cj
 const EXPECTED_EXPORTS = [
   'CAA_ACTIONS',
   'CAA_PATHS',
+  'CAA_V2_ALG',
+  'CAA_V2_KEY_INFO',
+  'CAA_V2_LABEL',
+  'CAA_V2_NONCE_BYTES',
+  'CAA_V2_TAG',
   'CLOCK_SKEW_TOLERANCE_MS',
   'CaaClientError',
   'CaaClock',
@@ -120,6 +130,7 @@ const EXPECTED_EXPORTS = [
   'isCaaClientError',
   'parseHttpDate',
   'signCaaHeaderAsync',
+  'signCaaV2Async',
 ];
 
 const V1 = {
@@ -131,7 +142,20 @@ const V1 = {
     'Caa U3pnZ1U4ZGoyeGNlZ1hmWlZ4MXVjbS9oS2dyZThESWNrSFBveGtrbituMD06VkhUbllqc2NPTnJHWE11bWFHQ2h2VitRK1hvPSAxNDk0OTA4MjYxNTk5',
 } as const;
 
-type Built = { signCaaHeaderAsync: (input: Omit<typeof V1, 'header'>) => Promise<string> } & Record<string, unknown>;
+type Built = {
+  signCaaHeaderAsync: (input: Omit<typeof V1, 'header'>) => Promise<string>;
+  signCaaV2Async: (input: { method: string; url: string; body: string | undefined; apiKey: string; secretKey: string; created: number; nonce: string }) => Promise<Record<string, string>>;
+} & Record<string, unknown>;
+
+/** Signs the caa-v2 vectors S1 and S2 with a build and expects the spec's headers byte for byte. */
+async function expectCaaV2Vectors(built: Built): Promise<void> {
+  for (const v of CAA_V2_VECTORS) {
+    const { method, url, body, apiKey, secretKey, created, nonce } = v;
+    const expected: Record<string, string> = { 'signature-input': v.signatureInput, signature: v.signature };
+    if (v.contentDigest !== undefined) expected['content-digest'] = v.contentDigest;
+    expect(await built.signCaaV2Async({ method, url, body, apiKey, secretKey, created, nonce }), v.name).toStrictEqual(expected);
+  }
+}
 
 describe('the built client (dist/client)', () => {
   it('index.js and index.cjs hold no node: import, no require of a built-in, no Buffer', () => {
@@ -143,16 +167,18 @@ describe('the built client (dist/client)', () => {
     }
   });
 
-  it('index.js loads in Node’s own ESM loader and signs V1', async () => {
+  it('index.js loads in Node’s own ESM loader and signs V1, and the caa-v2 vectors S1 and S2', async () => {
     const built = (await nativeImport(pathToFileURL(dist('index.js')).href)) as Built;
     expect(Object.keys(built).sort()).toEqual(EXPECTED_EXPORTS);
     await expect(built.signCaaHeaderAsync(V1)).resolves.toBe(V1.header);
+    await expectCaaV2Vectors(built);
   });
 
-  it('index.cjs loads with require and signs V1', async () => {
+  it('index.cjs loads with require and signs V1, and the caa-v2 vectors S1 and S2', async () => {
     const built = createRequire(import.meta.url)(dist('index.cjs')) as Built;
     expect(Object.keys(built).sort()).toEqual(EXPECTED_EXPORTS);
     await expect(built.signCaaHeaderAsync(V1)).resolves.toBe(V1.header);
+    await expectCaaV2Vectors(built);
   });
 
   it('the declarations are emitted for both module systems', () => {
