@@ -5,11 +5,10 @@
  * route, the 404.
  */
 
-import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { createCaaAuth, type CaaAuthConfig, type SessionStore } from 'caa-auth';
-import { caaErrorHandler, caaRoutes, defaultLoginMetadata, type CaaEnv } from 'caa-auth/hono';
+import { caaErrorHandler, caaRoutes, type CaaEnv } from 'caa-auth/hono';
 import { MAX_BODY_BYTES, NOT_FOUND } from '../shared/http.js';
 import { unexpectedErrorLine } from '../shared/log.js';
 import { checkLogin, type DemoUser, type DemoUsers } from '../shared/users.js';
@@ -29,20 +28,8 @@ export function createApp({ store, users, testRoutes = false, authOptions = {} }
   // Hono reads any body size by default; a larger one is 413, answered by the error handler below.
   app.use(bodyLimit({ maxSize: MAX_BODY_BYTES }));
 
-  // The routes get the Fetch request only, which holds no client address: the login's device
-  // list entry takes it from Node's socket, as Express's and Fastify's do.
-  const addresses = new WeakMap<object, string>();
-  app.use('/api/my/login', async (c, next) => {
-    const { address } = getConnInfo(c).remote;
-    if (address !== undefined) addresses.set(c.req.raw, address);
-    await next();
-  });
-
   // Login (through the app's password check), profile, refresh, logout, and the session endpoints.
-  caaRoutes(app, auth, {
-    verifyLogin: (body) => checkLogin(users, body),
-    metadata: (body, req) => defaultLoginMetadata(body, req, typeof req === 'object' && req !== null ? addresses.get(req) : undefined),
-  });
+  caaRoutes(app, auth, { verifyLogin: (body) => checkLogin(users, body), onServerError: logUnexpected });
 
   if (testRoutes) {
     app.delete('/api/admin/users/:id', (c) => {
@@ -52,13 +39,11 @@ export function createApp({ store, users, testRoutes = false, authOptions = {} }
   }
 
   app.notFound((c) => c.json(NOT_FOUND.body, NOT_FOUND.status));
-  app.onError(
-    caaErrorHandler({
-      onServerError: (err) => {
-        const line = unexpectedErrorLine(err);
-        if (line !== undefined) console.error(line);
-      },
-    }),
-  );
+  app.onError(caaErrorHandler({ onServerError: logUnexpected }));
   return app;
+}
+
+function logUnexpected(err: unknown): void {
+  const line = unexpectedErrorLine(err);
+  if (line !== undefined) console.error(line);
 }

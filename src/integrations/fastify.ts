@@ -54,22 +54,39 @@ export interface CaaPluginOptions<U extends UserLike = UserLike, P = unknown> {
    * Default `true`; `false` leaves the app's own.
    */
   errorHandler?: boolean;
+  /**
+   * Called for every answer of 500 or more the plugin gives (its hooks, its routes, its error
+   * handler), to log it. The error of a store fault is a `CaaError` whose `cause` holds no secret.
+   */
+  onServerError?: (err: unknown) => void;
 }
 
-/** Answers an error as JSON (the hook's own refusals, and the error handler's). */
-function answer(reply: FastifyReply, err: unknown): FastifyReply {
+/** Answers an error as JSON (the hook's own refusals, and the error handler's); 5xx reported first. */
+function answer(reply: FastifyReply, err: unknown, onServerError?: (err: unknown) => void): FastifyReply {
   const { status, body } = toErrorResponse(err);
+  if (status >= 500 && onServerError !== undefined) {
+    try {
+      onServerError(err);
+    } catch {
+      // A logger that throws must not change the answer.
+    }
+  }
   return reply.code(status).type('application/json; charset=utf-8').send(body);
 }
 
-function hook<U extends UserLike, P>(auth: CaaAuth<U, P>, action: string, options: { replayProtection?: boolean } = {}): onRequestAsyncHookHandler {
+function hook<U extends UserLike, P>(
+  auth: CaaAuth<U, P>,
+  action: string,
+  options: { replayProtection?: boolean },
+  onServerError: ((err: unknown) => void) | undefined,
+): onRequestAsyncHookHandler {
   if (typeof action !== 'string' || action.length === 0) throw new TypeError('caaAuth: action must be a non-empty string');
   return async (request: FastifyRequest, reply: FastifyReply) => {
     try {
       request.caaSession = await auth.authenticate(request, action, options);
     } catch (err) {
       // Answered here, before body parsing and whatever error handler the app has.
-      await answer(reply, err);
+      await answer(reply, err, onServerError);
     }
   };
 }
@@ -78,16 +95,17 @@ async function plugin(app: FastifyInstance, options: CaaPluginOptions): Promise<
   const { auth } = options;
   if (typeof auth?.authenticate !== 'function') throw new TypeError('caaPlugin: options.auth must be the object createCaaAuth returns');
   app.decorateRequest('caaSession', null);
-  app.decorate('caaAuth', (action: string, hookOptions?: { replayProtection?: boolean }) => hook(auth, action, hookOptions));
+  const { onServerError } = options;
+  app.decorate('caaAuth', (action: string, hookOptions?: { replayProtection?: boolean }) => hook(auth, action, hookOptions ?? {}, onServerError));
   app.addHook('onRoute', (route) => {
     const action = (route.config as { caa?: unknown } | undefined)?.caa;
     if (action === undefined) return;
     if (typeof action !== 'string') throw new TypeError(`caaPlugin: config.caa of ${route.method} ${route.url} must be an action string`);
     const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
-    route.onRequest = [hook(auth, action), ...existing];
+    route.onRequest = [hook(auth, action, {}, onServerError), ...existing];
   });
   if (options.errorHandler !== false) {
-    app.setErrorHandler((err, _request, reply) => answer(reply, err));
+    app.setErrorHandler((err, _request, reply) => answer(reply, err, onServerError));
   }
   if (options.routes !== undefined) {
     for (const route of caaRouteTable(auth, options.routes)) {

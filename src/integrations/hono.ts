@@ -56,14 +56,15 @@ export interface CaaEnv {
 export function caaAuth<U extends UserLike, P>(
   auth: CaaAuth<U, P>,
   action: string,
-  options: { replayProtection?: boolean } = {},
+  options: { replayProtection?: boolean; onServerError?: (err: unknown) => void } = {},
 ): MiddlewareHandler<CaaEnv> {
   if (typeof action !== 'string' || action.length === 0) throw new TypeError('caaAuth: action must be a non-empty string');
   return async (c, next) => {
     let session: Session;
     try {
-      session = await auth.authenticate(c.req.raw, action, options);
+      session = await auth.authenticate(c.req.raw, action, options.replayProtection === undefined ? {} : { replayProtection: options.replayProtection });
     } catch (err) {
+      reportServerError(options.onServerError, err);
       return toFetchErrorResponse(err);
     }
     c.set('caaSession', session);
@@ -90,26 +91,57 @@ export function caaAuth<U extends UserLike, P>(
  */
 export function caaErrorHandler(options: { onServerError?: (err: unknown) => void } = {}): ErrorHandler {
   return (err: unknown) => {
-    if (toErrorResponse(err).status >= 500) {
-      try {
-        options.onServerError?.(err);
-      } catch {
-        // A logger that throws must not change the answer.
-      }
-    }
+    reportServerError(options.onServerError, err);
     return toFetchErrorResponse(err);
   };
 }
 
-/** The body of a JSON request, or `undefined` when it has none or it is not JSON. */
+/** A 400 for a body that is not the JSON it says it is: answered `invalid request`, as Express and Fastify do. */
+function badBody(cause: unknown): Error {
+  return Object.assign(new Error('request body is not JSON', { cause }), { status: 400 });
+}
+
+/** The body of a JSON request; `undefined` when it has none or it is not JSON; a malformed JSON body is a 400. */
 async function jsonBody(c: Context): Promise<unknown> {
   const type = c.req.header('content-type') ?? '';
   if (!type.toLowerCase().includes('json')) return undefined;
+  const text = await c.req.text();
+  // An empty body stays none: a refresh sent with an empty JSON body must keep working.
+  if (text.trim() === '') return undefined;
   try {
-    return await c.req.json();
-  } catch {
-    return undefined;
+    return JSON.parse(text) as unknown;
+  } catch (cause) {
+    throw badBody(cause);
   }
+}
+
+/** The client's address under @hono/node-server (its `incoming` request); `undefined` on other runtimes. */
+function nodeClientAddress(c: Context): string | undefined {
+  const incoming: unknown = (c.env as { incoming?: unknown } | undefined)?.incoming;
+  const socket: unknown = typeof incoming === 'object' && incoming !== null ? (incoming as { socket?: unknown }).socket : undefined;
+  const address: unknown = typeof socket === 'object' && socket !== null ? (socket as { remoteAddress?: unknown }).remoteAddress : undefined;
+  return typeof address === 'string' ? address : undefined;
+}
+
+/**
+ * Options of the Hono {@link caaRoutes}: the route table's, plus where the client's address comes
+ * from and where 5xx answers are reported.
+ *
+ * @example
+ * ```ts
+ * import { getConnInfo } from 'hono/cloudflare-workers';
+ * import type { HonoRoutesOptions } from 'caa-auth/hono';
+ *
+ * const options: HonoRoutesOptions<AppUser> = { verifyLogin, clientAddress: (c) => getConnInfo(c).remote.address };
+ * ```
+ *
+ * @category Integrations
+ */
+export interface HonoRoutesOptions<U extends UserLike> extends CaaRoutesOptions<U> {
+  /** The client's address for login metadata; default the socket's under @hono/node-server. */
+  clientAddress?: (c: Context) => string | undefined;
+  /** Called for every answer of 500 or more a route gives, to log it. */
+  onServerError?: (err: unknown) => void;
 }
 
 /**
@@ -133,16 +165,28 @@ async function jsonBody(c: Context): Promise<unknown> {
  *
  * @category Integrations
  */
-export function caaRoutes<U extends UserLike, P, E extends CaaEnv>(app: Hono<E>, auth: CaaAuth<U, P>, options: CaaRoutesOptions<U>): void {
+export function caaRoutes<U extends UserLike, P, E extends CaaEnv>(app: Hono<E>, auth: CaaAuth<U, P>, options: HonoRoutesOptions<U>): void {
+  const clientAddress = options.clientAddress ?? nodeClientAddress;
   for (const route of caaRouteTable(auth, options)) {
     app.on(route.method, route.path, async (c) => {
       try {
         const body = route.method === 'POST' ? await jsonBody(c) : undefined;
-        const answer = await route.handle({ req: c.req.raw, body, params: c.req.param() as Record<string, string | undefined> });
+        const params = c.req.param() as Record<string, string | undefined>;
+        const answer = await route.handle({ req: c.req.raw, body, params, ip: clientAddress(c) });
         return c.json(answer.body as object, answer.status as 200);
       } catch (err) {
+        reportServerError(options.onServerError, err);
         return toFetchErrorResponse(err);
       }
     });
+  }
+}
+
+function reportServerError(onServerError: ((err: unknown) => void) | undefined, err: unknown): void {
+  if (onServerError === undefined || toErrorResponse(err).status < 500) return;
+  try {
+    onServerError(err);
+  } catch {
+    // A logger that throws must not change the answer.
   }
 }
