@@ -430,17 +430,24 @@ describe('formatCaaHeader refuses what could not be parsed back (RangeError)', (
   });
 });
 
-const ALL_CODES: readonly (readonly [CaaErrorCode, number, string])[] = [
-  ['INVALID_AUTHORIZATION', 400, 'invalid authorization'],
-  ['SIGNATURE_MISMATCH', 400, 'invalid signature'],
-  ['TIMESTAMP_OUT_OF_WINDOW', 400, 'invalid signature'],
-  ['REPLAYED', 400, 'invalid signature'],
-  ['APIKEY_NOT_FOUND', 404, 'apiKey not found'],
-  ['SESSION_EXPIRED', 404, 'apiKey not found'],
-  ['TOKEN_REUSED', 404, 'apiKey not found'],
-  ['USER_NOT_FOUND', 404, 'user not found'],
-  ['STORE_UNAVAILABLE', 503, 'service unavailable'],
-];
+/** Every code with its status and wire message: a Record, so that a code added to CaaErrorCode must be listed here. */
+const CODE_TABLE: { readonly [C in CaaErrorCode]: readonly [number, string] } = {
+  INVALID_AUTHORIZATION: [400, 'invalid authorization'],
+  AMBIGUOUS_CREDENTIALS: [400, 'invalid authorization'],
+  SIGNATURE_MISMATCH: [400, 'invalid signature'],
+  TIMESTAMP_OUT_OF_WINDOW: [400, 'invalid signature'],
+  REPLAYED: [400, 'invalid signature'],
+  DIGEST_MISMATCH: [400, 'invalid signature'],
+  SCHEME_DOWNGRADE: [400, 'invalid signature'],
+  APIKEY_NOT_FOUND: [404, 'apiKey not found'],
+  SESSION_EXPIRED: [404, 'apiKey not found'],
+  TOKEN_REUSED: [404, 'apiKey not found'],
+  USER_NOT_FOUND: [404, 'user not found'],
+  STORE_UNAVAILABLE: [503, 'service unavailable'],
+};
+const ALL_CODES: readonly (readonly [CaaErrorCode, number, string])[] = Object.entries(CODE_TABLE).map(
+  ([code, [status, message]]) => [code as CaaErrorCode, status, message] as const,
+);
 
 describe('CaaError', () => {
   it.each(ALL_CODES)('%s is %i %s, and its body is exactly { message }', (code, status, message) => {

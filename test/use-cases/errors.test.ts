@@ -91,6 +91,10 @@ const SESSION_EXPIRED = [404, 'apiKey not found', 'SESSION_EXPIRED'] as const;
 const TOKEN_REUSED = [404, 'apiKey not found', 'TOKEN_REUSED'] as const;
 const USER_NOT_FOUND = [404, 'user not found', 'USER_NOT_FOUND'] as const;
 const STORE_UNAVAILABLE = [503, 'service unavailable', 'STORE_UNAVAILABLE'] as const;
+// The caa-v2 profile's codes (issue 13): not reachable through the v1 endpoints tested here.
+const AMBIGUOUS_CREDENTIALS = [400, 'invalid authorization', 'AMBIGUOUS_CREDENTIALS'] as const;
+const DIGEST_MISMATCH = [400, 'invalid signature', 'DIGEST_MISMATCH'] as const;
+const SCHEME_DOWNGRADE = [400, 'invalid signature', 'SCHEME_DOWNGRADE'] as const;
 
 type Expected = readonly [number, CaaMessage, CaaErrorCode];
 
@@ -349,6 +353,9 @@ describe('the error body', () => {
       TOKEN_REUSED,
       USER_NOT_FOUND,
       STORE_UNAVAILABLE,
+      AMBIGUOUS_CREDENTIALS,
+      DIGEST_MISMATCH,
+      SCHEME_DOWNGRADE,
     };
     for (const [code, [status, message]] of Object.entries(codes)) {
       const err = new CaaError(code as CaaErrorCode, { cause: new Error('secret detail') });
