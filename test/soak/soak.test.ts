@@ -153,7 +153,8 @@ describe('soak: Fastify example on HTTP, MemoryStore, 300 clients for 30 s', () 
   beforeAll(async () => {
     store = new MemoryStore({ expiredRetentionMs: RETENTION_MS });
     users = await createDemoUsers();
-    app = await buildApp({ store, users, useCaseOptions: { ttlMs: TTL_MS, skewMs: SKEW_MS } });
+    // Every client logs in as the one demo user: the per-user bound (100 by default) would sign out the oldest.
+    app = await buildApp({ store, users, useCaseOptions: { ttlMs: TTL_MS, skewMs: SKEW_MS, maxSessionsPerUser: Infinity } });
     app.addHook('onError', async (_request, _reply, err) => {
       const code = String((err as { code?: unknown }).code);
       serverErrors.set(code, (serverErrors.get(code) ?? 0) + 1);
@@ -189,7 +190,7 @@ describe('soak: Fastify example on HTTP, MemoryStore, 300 clients for 30 s', () 
     if (demo === null) throw new Error('no demo user');
     const clients: CaaClient[] = [];
     for (let i = 0; i < CLIENTS; i++) {
-      const credentials = await issueSession(store, demo, { ttlMs: TTL_MS });
+      const credentials = await issueSession(store, demo, { ttlMs: TTL_MS, maxSessionsPerUser: Infinity });
       clients.push(createCaaClient({ baseUrl, fetch: tally.fetch, refreshAheadMs: REFRESH_AHEAD_MS, credentials }));
     }
 
