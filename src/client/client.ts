@@ -11,6 +11,7 @@ import type { CredentialsResponse, PublicUser, User, UserLike } from '../models.
 import { CAA_ACTIONS } from '../protocol/actions.js';
 import { CaaClock, parseHttpDate } from './clock.js';
 import { CaaClientError, isCaaClientError } from './errors.js';
+import { advertisesCaaV2, signCaaV2Async } from './http-signatures.js';
 import { signCaaHeaderAsync } from './sign.js';
 
 /**
@@ -151,6 +152,36 @@ export interface CaaClientCredentials {
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
 /**
+ * How a client signs its requests ({@link CaaClientOptions.scheme}):
+ *
+ * - `'auto'` (the default): with the legacy `Authorization: Caa` header until the server advertises
+ *   the `caa-v2` profile (an `Accept-Signature` header with `tag="caa-v2"` on a login or refresh
+ *   response, spec §4), then with `caa-v2`. The client remembers it across refreshes; a login
+ *   answered without it goes back to the legacy header.
+ * - `'caa-v2'`: always `Signature-Input`, `Signature` and, with a body, `Content-Digest` (RFC 9421),
+ *   never `Authorization: Caa`.
+ * - `'caa'`: always the legacy header, never `caa-v2`.
+ *
+ * In browsers, a cross-origin API must allow `Signature-Input`, `Signature` and `Content-Digest` in
+ * `Access-Control-Allow-Headers`, and list `Accept-Signature` in `Access-Control-Expose-Headers`
+ * for `'auto'` to see the advertisement (as it lists `Date` for the clock correction).
+ *
+ * @example
+ * ```ts
+ * import { createCaaClient, type CaaClientScheme } from 'caa-auth/client';
+ *
+ * // A restored session that already moved over: a server that refuses its legacy header
+ * // (SCHEME_DOWNGRADE) would refuse a restored 'auto' client until it sees the advertisement again.
+ * const scheme: CaaClientScheme = localStorage.getItem('caa-scheme') === 'caa-v2' ? 'caa-v2' : 'auto';
+ * const client = createCaaClient({ baseUrl, credentials, scheme });
+ * localStorage.setItem('caa-scheme', client.scheme);
+ * ```
+ *
+ * @category Client
+ */
+export type CaaClientScheme = 'auto' | 'caa-v2' | 'caa';
+
+/**
  * Options of {@link createCaaClient}.
  *
  * @example
@@ -188,6 +219,8 @@ export interface CaaClientOptions {
   readonly refreshAheadMs?: number;
   /** The local clock, epoch ms; default `Date.now`. Inject one in tests. */
   readonly now?: () => number;
+  /** How to sign (see {@link CaaClientScheme}); default `'auto'`. */
+  readonly scheme?: CaaClientScheme;
 }
 
 /**
@@ -204,11 +237,17 @@ export interface CaaClientOptions {
  * @category Client
  */
 export interface CaaRequestOptions {
-  /** The action of the endpoint (spec §3), e.g. `client:my:update-my-profile`. */
+  /**
+   * The action of the endpoint (spec §3), e.g. `client:my:update-my-profile`; what the legacy
+   * header signs (`caa-v2` signs the method, authority, path and query instead).
+   */
   readonly action: string;
-  /** Sent as JSON when given. */
+  /** Sent as JSON when given: serialized once, and under `caa-v2` the bytes sent are the bytes digested. */
   readonly body?: unknown;
-  /** Extra request headers; `authorization` is always the client's own. */
+  /**
+   * Extra request headers. On a signed request, `authorization`, `signature-input`, `signature`
+   * and `content-digest` are always the client's own (a caller's are dropped, in any case).
+   */
   readonly headers?: Readonly<Record<string, string>>;
   /** Sign the request; default `true`. Unsigned requests (like login) need no credentials. */
   readonly signed?: boolean;
@@ -232,6 +271,11 @@ export interface CaaClient<U extends UserLike = User> {
   readonly credentials: CaaClientCredentials | null;
   /** Server time minus local time, ms, as learned from the server's `Date` headers. */
   readonly clockOffsetMs: number;
+  /**
+   * The scheme the next signed request uses: `'caa-v2'` when the option says so, or under `'auto'`
+   * once the server advertised it; else `'caa'`.
+   */
+  readonly scheme: 'caa' | 'caa-v2';
   /**
    * Sends a request signed with `options.action` (refreshing first when the session is about to
    * expire) and resolves with the parsed response body (JSON, else text; `undefined` when empty).
@@ -369,7 +413,12 @@ interface SendPlan {
 interface Answer {
   readonly status: number;
   readonly body: unknown;
+  /** The response asks for `caa-v2` in `Accept-Signature` (spec §4). */
+  readonly advertisesCaaV2: boolean;
 }
+
+/** Request headers that carry the client's own credentials: a caller's never join them. */
+const SIGNING_HEADERS = new Set(['authorization', 'signature-input', 'signature', 'content-digest']);
 
 function messageOf(body: unknown, status: number): string {
   if (typeof body === 'object' && body !== null) {
@@ -451,6 +500,8 @@ async function discardBody(response: Response): Promise<void> {
 
 const defaultFetch: FetchLike = (input, init) => globalThis.fetch(input, init);
 
+const encoder = new TextEncoder();
+
 class Client<U extends UserLike> implements CaaClient<U> {
   readonly #origin: string;
   /** Path prefix of the base URL, without a trailing `/` ('' for none). */
@@ -459,6 +510,9 @@ class Client<U extends UserLike> implements CaaClient<U> {
   readonly #onCredentials: ((credentials: CaaClientCredentials | null) => void | Promise<void>) | undefined;
   readonly #refreshAheadMs: number;
   readonly #clock: CaaClock;
+  readonly #scheme: CaaClientScheme;
+  /** Under `'auto'`: the last login, or a refresh since, advertised `caa-v2`. */
+  #serverOffersV2 = false;
   #credentials: CaaClientCredentials | null;
   #refreshing: Promise<CredentialsResponse<U>> | null = null;
   #loggingOut: Promise<void> | null = null;
@@ -473,6 +527,7 @@ class Client<U extends UserLike> implements CaaClient<U> {
     this.#onCredentials = options.onCredentials;
     this.#refreshAheadMs = options.refreshAheadMs ?? DEFAULT_REFRESH_AHEAD_MS;
     this.#clock = new CaaClock(options.now ?? Date.now);
+    this.#scheme = options.scheme ?? 'auto';
     this.#credentials = options.credentials ?? null;
   }
 
@@ -482,6 +537,10 @@ class Client<U extends UserLike> implements CaaClient<U> {
 
   get clockOffsetMs(): number {
     return this.#clock.offsetMs;
+  }
+
+  get scheme(): 'caa' | 'caa-v2' {
+    return this.#scheme === 'caa-v2' || (this.#scheme === 'auto' && this.#serverOffersV2) ? 'caa-v2' : 'caa';
   }
 
   async request<T = unknown>(method: string, path: string, options: CaaRequestOptions): Promise<T> {
@@ -523,6 +582,7 @@ class Client<U extends UserLike> implements CaaClient<U> {
     }
     // A new session: the pair of an unconfirmed logout is no longer ours to revoke.
     this.#unrevoked = null;
+    this.#serverOffersV2 = answer.advertisesCaaV2;
     await this.#setCredentials(credentials);
     return answer.body as CredentialsResponse<U>;
   }
@@ -658,7 +718,11 @@ class Client<U extends UserLike> implements CaaClient<U> {
     if (credentials === undefined) {
       throw new CaaClientError('INVALID_RESPONSE', 'refresh response carries no credentials', answer);
     }
-    if (this.#credentials === used) await this.#setCredentials(credentials);
+    if (this.#credentials === used) {
+      // Kept when a refresh does not say it again: only a login starts over.
+      if (answer.advertisesCaaV2) this.#serverOffersV2 = true;
+      await this.#setCredentials(credentials);
+    }
     return answer.body as CredentialsResponse<U>;
   }
 
@@ -732,30 +796,49 @@ class Client<U extends UserLike> implements CaaClient<U> {
     let clockRetried = false;
     let staleRetried = false;
     let networkRetried = false;
+    // Serialized once: every attempt sends, and signs, the same bytes.
+    const bodyText = plan.body === undefined ? undefined : JSON.stringify(plan.body);
+    let bodyBytes: Uint8Array<ArrayBuffer> | undefined;
     for (;;) {
       let credentials: CaaClientCredentials | null = null;
       if (plan.signed) credentials = plan.pair ?? (await this.#credentialsForSigning(plan, attempt));
       const headers: Record<string, string> = { accept: 'application/json' };
       for (const [name, value] of Object.entries(plan.headers ?? {})) {
-        // The client's own Authorization only: a caller's `Authorization` would be merged with it.
-        if (credentials === null || name.toLowerCase() !== 'authorization') headers[name] = value;
+        // The client's own credentials only: a caller's `Authorization` or `Signature` would be merged with them.
+        if (credentials === null || !SIGNING_HEADERS.has(name.toLowerCase())) headers[name] = value;
       }
       // Never follow a redirect: neither the body (a login's password) nor a signed header may go elsewhere.
       const init: RequestInit = { method: plan.method, headers, redirect: 'manual' };
-      if (plan.body !== undefined) {
+      if (bodyText !== undefined) {
         headers['content-type'] = 'application/json';
-        init.body = JSON.stringify(plan.body);
+        init.body = bodyText;
       }
       if (plan.signal !== undefined) init.signal = plan.signal;
       const offsetAtSigning = this.#clock.offsetMs;
       if (credentials !== null) {
-        // A fresh timestamp for every attempt: the server refuses an identical header as a replay.
-        headers['authorization'] = await signCaaHeaderAsync({
-          action: plan.action,
-          apiKey: credentials.apiKey,
-          secretKey: credentials.secretKey,
-          timestamp: this.#clock.nextTimestamp(),
-        });
+        if (this.scheme === 'caa-v2') {
+          // A fresh nonce and created for every attempt; the digest is of the very bytes sent.
+          if (bodyText !== undefined) init.body = bodyBytes ??= encoder.encode(bodyText);
+          Object.assign(
+            headers,
+            await signCaaV2Async({
+              method: plan.method,
+              url,
+              body: bodyBytes,
+              apiKey: credentials.apiKey,
+              secretKey: credentials.secretKey,
+              created: Math.floor(this.#clock.now() / 1000),
+            }),
+          );
+        } else {
+          // A fresh timestamp for every attempt: the server refuses an identical header as a replay.
+          headers['authorization'] = await signCaaHeaderAsync({
+            action: plan.action,
+            apiKey: credentials.apiKey,
+            secretKey: credentials.secretKey,
+            timestamp: this.#clock.nextTimestamp(),
+          });
+        }
         // Signing is asynchronous: if a refresh started or answered meanwhile, this pair may be
         // rotated away, so wait for it and sign again rather than send it.
         if (plan.pair === null && plan.followRefresh && (this.#refreshing !== null || this.#credentials !== credentials)) {
@@ -787,7 +870,7 @@ class Client<U extends UserLike> implements CaaClient<U> {
         throw new CaaClientError('REDIRECT_REFUSED', REDIRECT_REFUSED_MESSAGE, { status: response.status });
       }
       const body = await readBody(response);
-      if (response.ok) return { status: response.status, body };
+      if (response.ok) return { status: response.status, body, advertisesCaaV2: advertisesCaaV2(response.headers.get('accept-signature')) };
 
       const message = messageOf(body, response.status);
       // Clock skew, as the AWS SDKs correct it: retry once if the clock has been corrected since
@@ -833,9 +916,12 @@ function isSessionGone(err: CaaClientError): boolean {
  * Creates a client of a Caa API for any runtime with `fetch` and Web Crypto (Node 20+, browsers,
  * edge runtimes).
  *
- * - **Signing**: every signed request carries `Authorization: Caa …` made with its action; every
- *   attempt is signed afresh, with timestamps strictly increasing per client, so the server's replay
- *   protection never refuses one of its requests.
+ * - **Signing**: every signed request carries `Authorization: Caa …` made with its action, or, under
+ *   the `caa-v2` profile (see {@link CaaClientScheme}; by default once the server advertises it),
+ *   `Signature-Input` and `Signature` over its method, authority, path and query, plus
+ *   `Content-Digest` of the exact body bytes sent, and then no `Authorization`. Every attempt is
+ *   signed afresh (legacy timestamps strictly increasing per client, a new random nonce under
+ *   `caa-v2`), so the server's replay protection never refuses one of its requests.
  * - **Clock skew**: the offset to the server's clock is learned from the `Date` header of every
  *   response (changes under `CLOCK_SKEW_TOLERANCE_MS`, 2 s, are ignored: the header has 1 s
  *   resolution). A request refused `400 invalid signature` after which the clock was corrected is

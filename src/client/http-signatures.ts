@@ -214,7 +214,8 @@ export interface SignCaaV2Input {
 
 /**
  * The request headers {@link signCaaV2Async} makes, under their lower-case names, ready to spread
- * into a `fetch` call's headers. `content-digest` is there when the request has a body.
+ * into a `fetch` call's headers (a type alias, so that it fits `HeadersInit` as it is).
+ * `content-digest` is there when the request has a body.
  *
  * @example
  * ```ts
@@ -222,15 +223,16 @@ export interface SignCaaV2Input {
  *
  * const headers: CaaV2Headers = await signCaaV2Async({ method: 'GET', url, apiKey, secretKey });
  * headers['signature-input']; // 'caa=("@method" "@authority" "@path" "@query");created=…;nonce="…";keyid="…";alg="hmac-sha256";tag="caa-v2"'
+ * await fetch(url, { headers });
  * ```
  *
  * @category Client
  */
-export interface CaaV2Headers {
+export type CaaV2Headers = {
   readonly 'signature-input': string;
   readonly signature: string;
   readonly 'content-digest'?: string;
-}
+};
 
 /**
  * Signs a request with the `caa-v2` profile and returns its `Signature-Input`, `Signature` and (with

@@ -16,7 +16,7 @@
  */
 
 export { CAA_PATHS, DEFAULT_REFRESH_AHEAD_MS, createCaaClient } from './client.js';
-export type { CaaClient, CaaClientCredentials, CaaClientOptions, CaaLoginOptions, CaaRequestOptions, FetchLike, SessionInfo } from './client.js';
+export type { CaaClient, CaaClientCredentials, CaaClientOptions, CaaClientScheme, CaaLoginOptions, CaaRequestOptions, FetchLike, SessionInfo } from './client.js';
 export { CLOCK_SKEW_TOLERANCE_MS, CaaClock, DATE_HEADER_RESOLUTION_MS, MAX_CLOCK_OFFSET_MS, parseHttpDate } from './clock.js';
 export type { ClockSample } from './clock.js';
 export { CaaClientError, isCaaClientError } from './errors.js';

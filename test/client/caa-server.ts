@@ -5,6 +5,12 @@
  * revokeUserSessions; a login's `device` is recorded in the session's metadata), with
  * an injectable clock (also sent as the `Date` header), a log of every request it answered, canned
  * answers (a 500, a redirect) and `Date` headers of the test's choosing.
+ *
+ * With `caaV2` on, it also accepts the `caa-v2` profile, checked by the test's own verifier
+ * (caa-v2-verifier.ts: node:crypto and the spec, nothing of the library); a verified request is then
+ * handed to the library's use cases as the legacy header of the same pair, action and time, so
+ * rotation, grace and reuse detection stay the library's. With `'advertise'`, login and refresh
+ * answers carry `Accept-Signature` (spec §4).
  */
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -19,13 +25,16 @@ import {
   listSessions,
   parseCaaHeader,
   refreshToken,
+  signCaaHeader,
   revokeSession,
   revokeUserSession,
   revokeUserSessions,
   toPublicUser,
   type CredentialsResponse,
+  type RequestLike,
   type User,
 } from '../../src/index.js';
+import { ACCEPT_SIGNATURE, V2Refusal, parseSignatureInput, verifyCaaV2 } from './caa-v2-verifier.js';
 
 export const TEST_USER: User = {
   _id: '59573c395c2960da1aa83a08',
@@ -61,11 +70,25 @@ export interface LoggedRequest {
   /** The server's CaaError code, which never travels on the wire. */
   readonly code: string | undefined;
   readonly authorization: string | undefined;
-  /** The apiKey of the Caa header, when it parsed. */
+  /** The apiKey of the Caa header, or the keyid of a `caa-v2` signature, when it parsed. */
   readonly apiKey: string | undefined;
   /** The timestamp of the Caa header, when it parsed. */
   readonly timestamp: number | undefined;
+  readonly signatureInput: string | undefined;
+  readonly signature: string | undefined;
+  readonly contentDigest: string | undefined;
+  readonly contentType: string | undefined;
+  /** `created` and `nonce` of a `caa-v2` signature, when it parsed. */
+  readonly created: number | undefined;
+  readonly nonce: string | undefined;
+  /** The request body exactly as received. */
+  readonly body: Buffer;
+  /** The `Accept-Signature` the answer carried. */
+  readonly acceptSignature: string | undefined;
 }
+
+/** Off: only the legacy header. Accept: `caa-v2` verified too. Advertise: and said so on login and refresh. */
+export type CaaV2Mode = 'off' | 'accept' | 'advertise';
 
 export interface TestServerOptions {
   /** The server's clock; also what its `Date` header says. Default `Date.now`. */
@@ -76,6 +99,8 @@ export interface TestServerOptions {
   readonly replayProtection?: boolean;
   /** Delay before a refresh is handled, ms, to keep it in flight. Default 0. */
   readonly refreshDelayMs?: number;
+  /** The `caa-v2` profile; default `'off'` (a server that knows only the legacy header). */
+  readonly caaV2?: CaaV2Mode;
 }
 
 /** What {@link TestServer.answerNext} answers instead of handling the request. */
@@ -107,32 +132,59 @@ export interface TestServer {
   answerNext(path: string, answer: CannedAnswer): void;
   /** `Date` header values for the next responses, one each, in order (then the clock's again). */
   sendDates(...dates: string[]): void;
+  /** Changes the `caa-v2` mode from the next request on. */
+  setCaaV2(mode: CaaV2Mode): void;
   close(): Promise<void>;
 }
 
-function readJson(req: IncomingMessage): Promise<unknown> {
+function readRaw(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    let text = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => (text += chunk));
-    req.on('end', () => {
-      try {
-        resolve(text === '' ? undefined : (JSON.parse(text) as unknown));
-      } catch (err) {
-        reject(err instanceof Error ? err : new Error(String(err)));
-      }
-    });
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }
 
-function headerParts(authorization: string | undefined): { apiKey: string | undefined; timestamp: number | undefined } {
+function json(raw: Buffer): unknown {
+  return raw.length === 0 ? undefined : (JSON.parse(raw.toString('utf8')) as unknown);
+}
+
+function one(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+type HeaderParts = Pick<LoggedRequest, 'apiKey' | 'timestamp' | 'created' | 'nonce'>;
+
+function headerParts(authorization: string | undefined, signatureInput: string | undefined): HeaderParts {
+  const parts: { apiKey?: string | undefined; timestamp?: number | undefined; created?: number | undefined; nonce?: string | undefined } = {};
   try {
-    const { apiKey, timestamp } = parseCaaHeader(authorization);
-    return { apiKey, timestamp };
+    ({ apiKey: parts.apiKey, timestamp: parts.timestamp } = parseCaaHeader(authorization));
   } catch {
-    return { apiKey: undefined, timestamp: undefined };
+    // Not a legacy header.
   }
+  if (signatureInput !== undefined) {
+    try {
+      const { params } = parseSignatureInput(signatureInput);
+      const [keyid, created, nonce] = [params.get('keyid'), params.get('created'), params.get('nonce')];
+      if (typeof keyid === 'string') parts.apiKey ??= keyid;
+      if (typeof created === 'number') parts.created = created;
+      if (typeof nonce === 'string') parts.nonce = nonce;
+    } catch {
+      // Not a caa-v2 signature.
+    }
+  }
+  return { apiKey: parts.apiKey, timestamp: parts.timestamp, created: parts.created, nonce: parts.nonce };
+}
+
+/**
+ * How a route reaches the library's use cases: the request itself (legacy), or, for a verified
+ * `caa-v2` request, the legacy header of the same pair, action and time; its replay check was the
+ * verifier's (keyid + nonce).
+ */
+interface Caller {
+  request(action: string): RequestLike;
+  readonly v2: boolean;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -147,13 +199,51 @@ export async function startCaaServer(options: TestServerOptions = {}): Promise<T
   const canned = new Map<string, CannedAnswer>();
   const dates: string[] = [];
   let connections = 0;
+  let caaV2: CaaV2Mode = options.caaV2 ?? 'off';
+  const seenNonces = new Set<string>();
 
-  async function route(req: IncomingMessage): Promise<{ status: number; body: unknown }> {
+  /** The caller of a request: verified here when it carries a `caa-v2` signature and the profile is on. */
+  async function callerOf(req: IncomingMessage, raw: Buffer, path: string): Promise<Caller> {
+    const legacy: Caller = { request: () => req, v2: false };
+    if (caaV2 === 'off' || (req.headers['signature-input'] === undefined && req.headers['signature'] === undefined)) return legacy;
+    const method = req.method ?? '';
+    // As the routes below: refresh and the session DELETEs always, the rest as configured.
+    const replayChecked = path === '/api/my/refresh-token' || (method === 'DELETE' && path.startsWith(MY_SESSIONS)) || replayProtection;
+    let secretKey = '';
+    const verified = await verifyCaaV2(
+      { method, target: req.url ?? '/', headers: req.headers, body: raw },
+      {
+        now: now(),
+        secretKeyOf: async (apiKey) => {
+          const { record } = await store.lookup(apiKey, now());
+          secretKey = record?.secretKey ?? '';
+          return record?.secretKey;
+        },
+        replayed: (apiKey, nonce) => {
+          if (!replayChecked) return false;
+          const key = `${apiKey} ${nonce}`;
+          if (seenNonces.has(key)) return true;
+          seenNonces.add(key);
+          return false;
+        },
+      },
+    );
+    return {
+      v2: true,
+      request: (action) => ({
+        headers: { authorization: signCaaHeader({ action, apiKey: verified.apiKey, secretKey, timestamp: verified.created * 1000 }) },
+      }),
+    };
+  }
+
+  async function route(req: IncomingMessage, raw: Buffer, caller: Caller): Promise<{ status: number; body: unknown }> {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const key = `${req.method ?? ''} ${path}`;
+    // A caa-v2 request's replay check was made by the verifier.
+    const replay = (on: boolean): boolean => on && !caller.v2;
     switch (key) {
       case 'POST /api/my/login': {
-        const body = (await readJson(req)) as { mobile?: unknown; password?: unknown; device?: unknown } | undefined;
+        const body = json(raw) as { mobile?: unknown; password?: unknown; device?: unknown } | undefined;
         const user = await users.find((u) => u.mobile === body?.mobile && u.password === body?.password);
         if (user === null) return { status: 401, body: { message: 'invalid mobile or password' } };
         const ttl = options.loginTtlMs === undefined ? {} : { ttlMs: options.loginTtlMs };
@@ -161,30 +251,40 @@ export async function startCaaServer(options: TestServerOptions = {}): Promise<T
         return { status: 200, body: await issueSession(store, user, { now, metadata, ...ttl }) };
       }
       case 'GET /api/my': {
-        const session = await authenticate(store, req, CAA_ACTIONS.fetchMyProfile, { now, replayProtection });
+        const action = CAA_ACTIONS.fetchMyProfile;
+        const session = await authenticate(store, caller.request(action), action, { now, replayProtection: replay(replayProtection) });
         const user = await users.findById(session.userId);
         if (user === null) return { status: 404, body: { message: 'user not found' } };
         return { status: 200, body: { user: toPublicUser(user) } };
       }
+      case 'PUT /api/my': {
+        // Echoes the body it verified, so that a test sees what the server parsed.
+        const action = CAA_ACTIONS.updateMyProfile;
+        await authenticate(store, caller.request(action), action, { now, replayProtection: replay(replayProtection) });
+        return { status: 200, body: { received: json(raw) } };
+      }
       case 'POST /api/my/refresh-token': {
-        await readJson(req);
         if (options.refreshDelayMs !== undefined) await sleep(options.refreshDelayMs);
-        return { status: 200, body: await refreshToken(store, users, req, { now }) };
+        const request = caller.request(CAA_ACTIONS.refreshToken);
+        return { status: 200, body: await refreshToken(store, users, request, { now, replayProtection: replay(true) }) };
       }
       case 'DELETE /api/my/logout':
-        await revokeSession(store, req, { now, replayProtection });
+        await revokeSession(store, caller.request(CAA_ACTIONS.logout), { now, replayProtection: replay(replayProtection) });
         return { status: 200, body: { message: 'ok' } };
       case `GET ${MY_SESSIONS}`: {
-        const session = await authenticate(store, req, CAA_ACTIONS.listMySessions, { now, replayProtection });
+        const action = CAA_ACTIONS.listMySessions;
+        const session = await authenticate(store, caller.request(action), action, { now, replayProtection: replay(replayProtection) });
         return { status: 200, body: { sessions: await listSessions(store, session.userId, { now, current: session }) } };
       }
       case `DELETE ${MY_SESSIONS}`: {
-        const session = await authenticate(store, req, CAA_ACTIONS.revokeMyOtherSessions, { now, replayProtection: true });
+        const action = CAA_ACTIONS.revokeMyOtherSessions;
+        const session = await authenticate(store, caller.request(action), action, { now, replayProtection: replay(true) });
         return { status: 200, body: { message: 'ok', revoked: await revokeUserSessions(store, session.userId, { now, except: session }) } };
       }
       default: {
         if (req.method === 'DELETE' && path.startsWith(`${MY_SESSIONS}/`)) {
-          const session = await authenticate(store, req, CAA_ACTIONS.revokeMySession, { now, replayProtection: true });
+          const action = CAA_ACTIONS.revokeMySession;
+          const session = await authenticate(store, caller.request(action), action, { now, replayProtection: replay(true) });
           const id = decodeURIComponent(path.slice(MY_SESSIONS.length + 1));
           if (await revokeUserSession(store, session.userId, id, { now })) return { status: 200, body: { message: 'ok' } };
           return { status: 404, body: { message: 'session not found' } };
@@ -197,21 +297,43 @@ export async function startCaaServer(options: TestServerOptions = {}): Promise<T
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const authorization = req.headers.authorization;
+    const signatureInput = one(req.headers['signature-input']);
+    const raw = await readRaw(req);
     let status: number;
     let body: unknown;
     let code: string | undefined;
     const answer = canned.get(path);
     canned.delete(path);
     try {
-      if (answer === undefined) ({ status, body } = await route(req));
+      if (answer === undefined) ({ status, body } = await route(req, raw, await callerOf(req, raw, path)));
       else ({ status, body } = answer);
     } catch (err) {
-      if (!isCaaError(err)) throw err;
-      status = err.status;
-      body = err.toJSON();
-      code = err.code;
+      if (err instanceof V2Refusal) {
+        ({ status, code } = err);
+        body = { message: err.message };
+      } else {
+        if (!isCaaError(err)) throw err;
+        status = err.status;
+        body = err.toJSON();
+        code = err.code;
+      }
     }
-    log.push({ method: req.method ?? '', path, status, code, authorization, ...headerParts(authorization) });
+    const advertised = answer === undefined && caaV2 === 'advertise' && status === 200 && (path === '/api/my/login' || path === '/api/my/refresh-token');
+    const acceptSignature = advertised ? ACCEPT_SIGNATURE : undefined;
+    log.push({
+      method: req.method ?? '',
+      path,
+      status,
+      code,
+      authorization,
+      ...headerParts(authorization, signatureInput),
+      signatureInput,
+      signature: one(req.headers['signature']),
+      contentDigest: one(req.headers['content-digest']),
+      contentType: one(req.headers['content-type']),
+      body: raw,
+      acceptSignature,
+    });
     if (dropPath === path) {
       dropPath = null;
       req.socket.destroy();
@@ -219,6 +341,7 @@ export async function startCaaServer(options: TestServerOptions = {}): Promise<T
     }
     res.statusCode = status;
     res.setHeader('Date', dates.shift() ?? new Date(now()).toUTCString());
+    if (acceptSignature !== undefined) res.setHeader('Accept-Signature', acceptSignature);
     for (const [name, value] of Object.entries(answer?.headers ?? {})) res.setHeader(name, value);
     if (body === undefined) {
       res.end();
@@ -256,6 +379,9 @@ export async function startCaaServer(options: TestServerOptions = {}): Promise<T
     },
     sendDates: (...values) => {
       dates.push(...values);
+    },
+    setCaaV2: (mode) => {
+      caaV2 = mode;
     },
     close: () =>
       new Promise<void>((resolve, reject) => {
