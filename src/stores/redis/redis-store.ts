@@ -1,7 +1,9 @@
 /**
  * Sessions in Redis, for services that outgrow one process. Rotation, grace and reuse detection run
  * in one Lua script; a refresh costs two round trips (lookup, rotate). Works on a single server and
- * on Redis Cluster: all keys of one family share a hash tag.
+ * on Redis Cluster: all keys of one family share a hash tag. Each user's sessions are listed in an
+ * index on a hash tag of its own (`{u:<userId>}`), so listing or revoking them reads the index and
+ * then each family on its own slot; a login writes the index first, then the family.
  *
  * @module stores/redis/redis-store
  */
@@ -12,17 +14,37 @@ import {
   EXPIRED_SESSION_RETENTION_MS,
   FAMILY_TAG_LENGTH,
   toSession,
+  type CreateOptions,
+  type CreateResult,
   type LookupResult,
+  type RevokeUserSessionsFilter,
   type RotateRequest,
   type RotateResult,
+  type SessionMetadata,
   type SessionRecord,
   type SessionStore,
+  type StoredSessionInfo,
   type UseRequest,
   type UseResult,
 } from '../session-store.js';
 import type { SecretCipher } from '../secret-cipher.js';
 import { toScriptClient, type AnyRedisClient, type RedisScriptClient } from './client.js';
-import { CREATE, LOOKUP, REVOKE, ROTATE, USE, USE_REVOKE, type RedisScript } from './scripts.js';
+import {
+  CREATE,
+  FAMILIES_READ,
+  FAMILIES_REVOKE,
+  INDEX_ADD,
+  INDEX_DROP,
+  INDEX_READ,
+  LOOKUP,
+  REVOKE,
+  ROTATE,
+  TRIM_BEGIN,
+  TRIM_END,
+  USE,
+  USE_REVOKE,
+  type RedisScript,
+} from './scripts.js';
 
 /**
  * Default wait for one Redis call before it counts as a store fault, ms.
@@ -38,6 +60,32 @@ import { CREATE, LOOKUP, REVOKE, ROTATE, USE, USE_REVOKE, type RedisScript } fro
  * @category Stores
  */
 export const DEFAULT_REDIS_TIMEOUT_MS = 2_000;
+
+/**
+ * How long after its `createdAt` an entry of a user's index whose family does not exist is taken
+ * for a login still on its way (its INDEX_ADD ran, its CREATE not yet), ms. Listing and trimming
+ * leave such an entry alone, so that they never refuse a concurrent login; past this they revoke it
+ * (a tombstone, which a CREATE later still would find) and drop it. `revokeUserSessions` does not
+ * wait: it revokes pending entries at once.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * import { PENDING_CREATE_MS } from '../src/stores/redis/redis-store.js';
+ *
+ * // The index entry of a session logged out at once is pruned by the first listing this long after its login.
+ * clock.advance(PENDING_CREATE_MS + 1);
+ * await store.listUserSessions(userId, clock.t);
+ * ```
+ */
+export const PENDING_CREATE_MS = 300_000;
+
+/**
+ * A user's trim lease lasts this many of the store's `timeoutMs`: a pass is about six calls, each
+ * answered or failed within `timeoutMs`. A lease whose login failed (a store fault) or died runs out
+ * on its own; logins meanwhile leave trimming to the next one after it.
+ */
+const TRIM_LEASE_CALLS = 8;
 
 /**
  * Options of {@link RedisStore}.
@@ -91,10 +139,11 @@ export interface RedisStoreOptions {
    */
   logger?: RedisStoreLogger;
   /**
-   * Durable writes: after CREATE, ROTATE, USE and REVOKE, send `WAIT replicas timeoutMs` on the same
-   * connection and answer 503 when fewer replicas acknowledged the write (a refresh retried then is
-   * recovered through grace). Needs a client adapter with `evalThenWait` (both built-in ones); `timeoutMs` must be less than
-   * the store's `timeoutMs`.
+   * Durable writes: after every script that writes (CREATE, ROTATE, USE, REVOKE, and those of a
+   * user's index and families), send `WAIT replicas timeoutMs` on the same connection and answer
+   * 503 when fewer replicas acknowledged the write (a refresh retried then is recovered through
+   * grace). Needs a client adapter with `evalThenWait` (both built-in ones); `timeoutMs` must be
+   * less than the store's `timeoutMs`.
    */
   waitReplicas?: { replicas: number; timeoutMs: number };
 }
@@ -333,24 +382,235 @@ export class RedisStore implements SessionStore {
     return { servers, warnings: [...new Set(warnings)] };
   }
 
-  async create(session: Session, now: number): Promise<void> {
-    const tag = this.keyPrefix(session.apiKey);
-    const reply = await this.#run(
-      CREATE,
-      [`${tag}s:${session.apiKey}`, `${tag}f:${session.familyId}`],
-      [
-        session.apiKey,
-        this.#seal(session.secretKey, session),
-        session.userId,
-        session.familyId,
-        String(session.issuedAt),
-        String(session.expireIn),
-        String(ttl(session.expireIn + this.#retentionMs, now)),
-      ],
-      true,
+  /**
+   * Saves a login: its index entry first (INDEX_ADD), then the family (CREATE), so that no family is
+   * ever live without its entry. A family a concurrent {@link RedisStore.revokeUserSessions} revoked
+   * between the two is left revoked (CREATE finds its tombstone and writes nothing). With
+   * `maxSessions`, the index is counted again after CREATE (the count at INDEX_ADD cannot decide: a
+   * login counted early may be created after a later one trimmed), and beyond it the user's oldest
+   * live families are revoked, never this one. One login trims at a time per user (a lease in Redis):
+   * the others leave it to that one, which looks again before it ends, so that a login flood costs
+   * each pass one reading of the index, not each login.
+   *
+   * @param session - The new session (its first pair and its family).
+   * @param now - The caller's clock, epoch ms (the scripts use Redis's `TIME` unless `clock: 'caller'`).
+   * @param options - `metadata` (kept for the device list) and `maxSessions` (beyond it, the user's oldest are revoked).
+   */
+  async create(session: Session, now: number, options: CreateOptions = {}): Promise<CreateResult> {
+    const { apiKey, userId, familyId } = session;
+    if (!Number.isFinite(session.createdAt)) throw new TypeError('RedisStore: a session needs createdAt, the login as epoch ms');
+    const tag = this.keyPrefix(apiKey);
+    const { endsAt } = options;
+    const indexTtl = endsAt !== undefined && Number.isFinite(endsAt) ? String(ttl(endsAt + this.#retentionMs, now)) : '';
+    const entry = `${session.createdAt}:${apiKey.slice(0, FAMILY_TAG_LENGTH)}`;
+    answerFor(await this.#run(INDEX_ADD, [this.#indexKey(userId)], [userId, familyId, entry, indexTtl], true), userId);
+    const reply = answerFor(
+      await this.#run(
+        CREATE,
+        [`${tag}s:${apiKey}`, `${tag}f:${familyId}`],
+        [
+          apiKey,
+          this.#seal(session.secretKey, session),
+          userId,
+          familyId,
+          String(session.issuedAt),
+          String(session.expireIn),
+          String(ttl(session.expireIn + this.#retentionMs, now)),
+          String(session.createdAt),
+          JSON.stringify(options.metadata ?? {}),
+        ],
+        true,
+      ),
+      apiKey,
     );
-    answerFor(reply, session.apiKey);
+    // Revoked before it was created: its credentials never work, and there is nothing to trim for.
+    if (reply[0] === 'revoked') return { evicted: [] };
+    if (reply[0] !== 'created') throw unexpectedReply();
     this.#epochs.add(tag);
+    const { maxSessions } = options;
+    if (maxSessions === undefined || !Number.isFinite(maxSessions)) return { evicted: [] };
+    return { evicted: await this.#trim(userId, familyId, maxSessions, now) };
+  }
+
+  /**
+   * The live families of a user, oldest login first: the index, then each hash tag's families
+   * (FAMILIES_READ, one call per tag, in parallel). Entries of families that ended (expired, revoked)
+   * are dropped from the index; an entry whose family does not exist is left alone for
+   * `PENDING_CREATE_MS` (a login whose CREATE has not run yet), then revoked (a tombstone) and
+   * dropped. A logout, a reuse and {@link RedisStore.revoke} leave their family's entry to this and to
+   * a login's trim: those calls do not know the user, and a round trip more on them is not worth it.
+   *
+   * @param userId - The user's id, as a string.
+   * @param now - The caller's clock, epoch ms.
+   */
+  async listUserSessions(userId: string, now: number): Promise<StoredSessionInfo[]> {
+    const entries = await this.#readIndex(userId, '');
+    if (entries.length === 0) return [];
+    const { live, ended, overdue } = await this.#inspect(userId, entries, now);
+    await this.#prune(userId, ended, overdue, now);
+    return live;
+  }
+
+  /**
+   * Revokes a user's families (all, all but `except`, or only `sessionId`, which must be in the
+   * user's index) and returns the ids of those that were live, oldest login first. Every entry
+   * read is revoked, a login still on its way included (its CREATE will find the tombstone), then
+   * dropped from the index; a family that had ended already is left as it is. A login whose
+   * INDEX_ADD comes after the index was read is not revoked: it is listed afterwards.
+   *
+   * @param userId - The user's id, as a string.
+   * @param now - The caller's clock, epoch ms.
+   * @param filter - Which sessions: all (`{}`), all but one (`except`), or one (`sessionId`); family ids.
+   */
+  async revokeUserSessions(userId: string, now: number, filter: RevokeUserSessionsFilter = {}): Promise<string[]> {
+    const read = await this.#readIndex(userId, filter.sessionId ?? '');
+    const entries = read.filter((entry) => entry.familyId !== filter.except);
+    if (entries.length === 0) return [];
+    const live = await this.#revokeFamilies(userId, entries, now);
+    await this.#drop(userId, entries);
+    return entries.filter((entry) => live.has(entry.familyId)).sort(byLogin).map((entry) => entry.familyId);
+  }
+
+  /**
+   * Keeps a user within `maxSessions` live families after `own` was created: when the index holds
+   * more entries and no other login of the user is trimming (TRIM_BEGIN), revokes the oldest live
+   * ones beyond the limit (never `own`) and prunes the ones that ended, then once more for as long
+   * as logins came meanwhile (TRIM_END). Returns the families it found live and revoked, oldest first.
+   */
+  async #trim(userId: string, own: string, maxSessions: number, now: number): Promise<string[]> {
+    const keys = [this.#indexKey(userId), `${this.#prefix}{u:${userId}}:t`];
+    const args = [userId, String(maxSessions), String(TRIM_LEASE_CALLS * this.#timeoutMs), own];
+    const evicted: IndexEntry[] = [];
+    let reply = answerFor(await this.#run(TRIM_BEGIN, keys, args, true), userId);
+    while (reply[0] === 'trim') {
+      evicted.push(...(await this.#trimPass(userId, own, toIndexEntries(reply), maxSessions, now)));
+      reply = answerFor(await this.#run(TRIM_END, keys, args, true), userId);
+    }
+    if (reply[0] !== 'within' && reply[0] !== 'busy' && reply[0] !== 'done') throw unexpectedReply();
+    return evicted.sort(byLogin).map((entry) => entry.familyId);
+  }
+
+  /** One pass of a trim over the entries read; returns those it found live and revoked. */
+  async #trimPass(userId: string, own: string, entries: readonly IndexEntry[], maxSessions: number, now: number): Promise<IndexEntry[]> {
+    const { live, ended, overdue } = await this.#inspect(userId, entries, now);
+    const others = live.filter((info) => info.sessionId !== own);
+    const excess = new Set(others.slice(0, Math.max(0, live.length - maxSessions)).map((info) => info.sessionId));
+    const revoke = entries.filter((entry) => excess.has(entry.familyId));
+    const revoked = revoke.length === 0 ? new Set<string>() : await this.#revokeFamilies(userId, revoke, now);
+    await this.#drop(userId, revoke);
+    await this.#prune(userId, ended, overdue, now);
+    // Only those this pass found live: a family revoked meanwhile (a listing, a logout) is not named.
+    return revoke.filter((entry) => revoked.has(entry.familyId));
+  }
+
+  /** The user's index (INDEX_READ): every entry, or only `familyId`'s. */
+  async #readIndex(userId: string, familyId: string): Promise<IndexEntry[]> {
+    return toIndexEntries(answerFor(await this.#run(INDEX_READ, [this.#indexKey(userId)], [userId, familyId], false), userId));
+  }
+
+  /**
+   * What each entry's family is now (FAMILIES_READ, one call per hash tag, in parallel): the live
+   * ones as listed, oldest login first; the entries of families that ended (`ended`: their family
+   * key is there without a live head, or is another user's); and those of logins that have not come
+   * for `PENDING_CREATE_MS` (`overdue`: no family key).
+   */
+  async #inspect(
+    userId: string,
+    entries: readonly IndexEntry[],
+    now: number,
+  ): Promise<{ live: StoredSessionInfo[]; ended: IndexEntry[]; overdue: IndexEntry[] }> {
+    const live: StoredSessionInfo[] = [];
+    const ended: IndexEntry[] = [];
+    const overdue: IndexEntry[] = [];
+    await Promise.all(
+      [...byTag(entries)].map(async ([tag, group]) => {
+        const reply = answerFor(
+          await this.#run(
+            FAMILIES_READ,
+            group.map((entry) => this.#familyKey(tag, entry.familyId)),
+            [userId, this.#now(now), ...group.map((entry) => entry.familyId)],
+            false,
+          ),
+          userId,
+        );
+        if (reply.length !== 2 + FAMILY_STATE_FIELDS * group.length) throw unexpectedReply();
+        const storeNow = Number(reply[0]);
+        group.forEach((entry, i) => {
+          const [state, createdAt, metadata, refreshedAt, expireIn] = reply.slice(2 + FAMILY_STATE_FIELDS * i, 2 + FAMILY_STATE_FIELDS * (i + 1));
+          if (state === 'live') {
+            const loggedIn = text(createdAt);
+            live.push({
+              sessionId: entry.familyId,
+              userId,
+              createdAt: loggedIn === undefined ? entry.createdAt : Number(loggedIn),
+              refreshedAt: Number(refreshedAt),
+              expireIn: Number(expireIn),
+              metadata: toMetadata(metadata),
+            });
+          } else if (state === 'dead' || state === 'foreign') {
+            ended.push(entry);
+          } else if (state === 'absent') {
+            // A login whose CREATE may still come: left alone while young.
+            if (!(storeNow - entry.createdAt <= PENDING_CREATE_MS)) overdue.push(entry);
+          } else {
+            throw unexpectedReply();
+          }
+        });
+      }),
+    );
+    live.sort((a, b) => a.createdAt - b.createdAt || compareIds(a.sessionId, b.sessionId));
+    return { live, ended, overdue };
+  }
+
+  /** Revokes `entries`' families (FAMILIES_REVOKE, one call per hash tag, in parallel); returns the ids of those that were live. */
+  async #revokeFamilies(userId: string, entries: readonly IndexEntry[], now: number): Promise<Set<string>> {
+    const live = new Set<string>();
+    // A tombstone must outlive any CREATE still on its way, however short the retention.
+    const tombstoneTtl = String(Math.max(this.#retentionMs, PENDING_CREATE_MS));
+    await Promise.all(
+      [...byTag(entries)].map(async ([tag, group]) => {
+        const reply = answerFor(
+          await this.#run(
+            FAMILIES_REVOKE,
+            group.map((entry) => this.#familyKey(tag, entry.familyId)),
+            [userId, this.#now(now), tombstoneTtl, ...group.map((entry) => entry.familyId)],
+            true,
+          ),
+          userId,
+        );
+        if (reply.length !== 2 + group.length) throw unexpectedReply();
+        group.forEach((entry, i) => {
+          if (Number(reply[2 + i]) === 1) live.add(entry.familyId);
+        });
+      }),
+    );
+    return live;
+  }
+
+  /**
+   * Drops the entries of families that ended, and of overdue logins once revoked (a tombstone, which
+   * a CREATE that still comes finds). An ended family is left as it is: an expired pair keeps
+   * reading as expired (`SESSION_EXPIRED`), and nothing of it can be used again.
+   */
+  async #prune(userId: string, ended: readonly IndexEntry[], overdue: readonly IndexEntry[], now: number): Promise<void> {
+    if (overdue.length > 0) await this.#revokeFamilies(userId, overdue, now);
+    await this.#drop(userId, [...ended, ...overdue]);
+  }
+
+  /** Drops entries from the user's index (INDEX_DROP). */
+  async #drop(userId: string, entries: readonly IndexEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    answerFor(await this.#run(INDEX_DROP, [this.#indexKey(userId)], [userId, ...entries.map((entry) => entry.familyId)], true), userId);
+  }
+
+  /** `P{u:<userId>}:i`, the user's index: a hash tag of its own, whatever slot the families are on. */
+  #indexKey(userId: string): string {
+    return `${this.#prefix}{u:${userId}}:i`;
+  }
+
+  /** `P{T}:f:<familyId>`, rebuilt from an index entry's tag. */
+  #familyKey(tag: string, familyId: string): string {
+    return `${this.#prefix}{${tag}}:f:${familyId}`;
   }
 
   async lookup(apiKey: string, now: number): Promise<LookupResult> {
@@ -403,8 +663,9 @@ export class RedisStore implements SessionStore {
     const outcome: unknown = reply[0];
     if (outcome === 'rotated') return { outcome, session: toSession(next) };
     if (outcome === 'grace') {
-      const [, , key, secretKey, issuedAt, expireIn] = reply;
+      const [, , key, secretKey, issuedAt, expireIn, createdAt] = reply;
       if (typeof key !== 'string' || typeof secretKey !== 'string') throw unexpectedReply();
+      const loggedIn = text(createdAt);
       const session: Session = {
         apiKey: key,
         secretKey,
@@ -412,6 +673,8 @@ export class RedisStore implements SessionStore {
         familyId,
         issuedAt: Number(issuedAt),
         expireIn: Number(expireIn),
+        // A successor written before `cat` existed: its own issue time, as a lookup reads it.
+        createdAt: loggedIn === undefined ? Number(issuedAt) : Number(loggedIn),
       };
       session.secretKey = this.#open(secretKey, session);
       return { outcome, session };
@@ -604,9 +867,12 @@ function safeCause(cause: unknown): Error {
   return safe;
 }
 
-/** The reply of a script, checked to answer for `apiKey` (a reply matched to another command is a 503). */
-function answerFor(reply: unknown, apiKey: string): readonly unknown[] {
-  if (!Array.isArray(reply) || reply[1] !== apiKey) {
+/**
+ * The reply of a script, checked to answer for `id` — the apiKey, or for the index and families
+ * scripts the userId (a reply matched to another command is a 503).
+ */
+function answerFor(reply: unknown, id: string): readonly unknown[] {
+  if (!Array.isArray(reply) || reply[1] !== id) {
     throw new CaaError('STORE_UNAVAILABLE', { cause: new TypeError('a Redis reply that does not answer for its request') });
   }
   return reply;
@@ -628,22 +894,26 @@ function text(value: unknown): string | undefined {
 }
 
 /**
- * A record from a LOOKUP reply ({ now, apiKey, epoch, st, sk, uid, fam, iat, exp, nx, rat, nexp, u });
- * a tombstone past its successor's expiry (the family's end) reads as gone.
+ * A record from a LOOKUP reply ({ now, apiKey, epoch, st, sk, uid, fam, iat, exp, nx, rat, nexp, u, cat });
+ * a tombstone past its successor's expiry (the family's end) reads as gone. A record written before
+ * `cat` existed reads its own `iat` as the login.
  */
 function toRecord(apiKey: string, reply: readonly unknown[], now: number): SessionRecord | null {
   const state = reply[3];
   if (state !== 'live' && state !== 'rotated') return null;
   const successorExpireIn = text(reply[11]);
   if (state === 'rotated' && successorExpireIn !== undefined && now >= Number(successorExpireIn)) return null;
+  const issuedAt = Number(reply[7]);
+  const createdAt = text(reply[13]);
   const record: SessionRecord = {
     apiKey,
     state,
     secretKey: text(reply[4]) ?? '',
     userId: text(reply[5]) ?? '',
     familyId: text(reply[6]) ?? '',
-    issuedAt: Number(reply[7]),
+    issuedAt,
     expireIn: Number(reply[8]),
+    createdAt: createdAt === undefined ? issuedAt : Number(createdAt),
   };
   if (state === 'rotated') {
     const successor = text(reply[9]);
@@ -654,4 +924,75 @@ function toRecord(apiKey: string, reply: readonly unknown[], now: number): Sessi
     record.used = true;
   }
   return record;
+}
+
+/** One entry of a user's index: a family, its login and its hash tag. */
+interface IndexEntry {
+  readonly familyId: string;
+  readonly createdAt: number;
+  readonly tag: string;
+}
+
+/** Fields per family in a FAMILIES_READ reply: state, cat, md, iat, exp. */
+const FAMILY_STATE_FIELDS = 5;
+
+/** An index entry from its field and value (`<createdAt>:<tag>`); undefined for one the store did not write. */
+function toIndexEntry(field: unknown, value: unknown): IndexEntry | undefined {
+  const familyId = text(field);
+  const entry = text(value);
+  if (familyId === undefined || entry === undefined) return undefined;
+  const colon = entry.indexOf(':');
+  const createdAt = Number(entry.slice(0, colon));
+  const tag = entry.slice(colon + 1);
+  if (colon < 1 || !Number.isFinite(createdAt) || tag.length !== FAMILY_TAG_LENGTH) return undefined;
+  return { familyId, createdAt, tag };
+}
+
+/** The index entries of a reply { …, userId, familyId₁, entry₁, … }; entries the store did not write are skipped. */
+function toIndexEntries(reply: readonly unknown[]): IndexEntry[] {
+  const entries: IndexEntry[] = [];
+  for (let i = 2; i + 1 < reply.length; i += 2) {
+    const entry = toIndexEntry(reply[i], reply[i + 1]);
+    if (entry !== undefined) entries.push(entry);
+  }
+  return entries;
+}
+
+/** Entries grouped by hash tag: each group is one script call, on one slot. */
+function byTag(entries: readonly IndexEntry[]): Map<string, IndexEntry[]> {
+  const groups = new Map<string, IndexEntry[]>();
+  for (const entry of entries) {
+    const group = groups.get(entry.tag);
+    if (group === undefined) groups.set(entry.tag, [entry]);
+    else group.push(entry);
+  }
+  return groups;
+}
+
+/** By code unit, as the memory store orders ties. */
+function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function byLogin(a: IndexEntry, b: IndexEntry): number {
+  return a.createdAt - b.createdAt || compareIds(a.familyId, b.familyId);
+}
+
+/** The metadata a family keeps (`md`, JSON); `{}` when absent or not what CREATE writes. */
+function toMetadata(value: unknown): SessionMetadata {
+  const json = text(value);
+  if (json === undefined) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    return {};
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return {};
+  const fields = Object.entries(parsed);
+  for (const [, field] of fields) {
+    if (field !== null && typeof field !== 'string' && typeof field !== 'boolean' && !(typeof field === 'number' && Number.isFinite(field))) return {};
+  }
+  // fromEntries defines each key as data, so a key named __proto__ stays a key.
+  return Object.fromEntries(fields) as SessionMetadata;
 }
