@@ -39,6 +39,8 @@ interface Family {
   userId: string;
   createdAt: number;
   metadata: SessionMetadata;
+  /** Set once a request of the family verified under caa-v2 (no legacy header after that). */
+  v2?: true;
 }
 
 interface Marker {
@@ -179,7 +181,9 @@ export class MemoryStore implements SessionStore {
     if (stored === undefined || (stored.record.state === 'rotated' && !this.#families.has(stored.record.familyId))) {
       return { record: null };
     }
-    return { record: { ...stored.record } };
+    const record: SessionRecord = { ...stored.record };
+    if (this.#families.get(record.familyId)?.v2 === true) record.v2 = true;
+    return { record };
   }
 
   async rotate(request: RotateRequest): Promise<RotateResult> {
@@ -202,11 +206,13 @@ export class MemoryStore implements SessionStore {
       stored.forgetAt = next.expireIn;
       family.head = next.apiKey;
       family.forgetAt = forgetAt;
+      if (request.scheme === 'caa-v2') family.v2 = true;
       return { outcome: 'rotated', session: toSession(next) };
     }
     const successor = this.#graceSuccessor(record, family, request);
     if (successor !== undefined) {
       this.#mark(request.replay, now);
+      if (request.scheme === 'caa-v2') family.v2 = true;
       return { outcome: 'grace', session: toSession(successor) };
     }
     if (madeBefore(record, request)) return { outcome: 'not-found' };
@@ -229,6 +235,7 @@ export class MemoryStore implements SessionStore {
       }
       this.#mark(request.replay, now);
       if (record.used !== true) stored.record = { ...record, used: true };
+      if (request.scheme === 'caa-v2') family.v2 = true;
       return { outcome: 'live' };
     }
     const successor = this.#graceSuccessor(record, family, request);

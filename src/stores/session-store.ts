@@ -239,6 +239,11 @@ export interface SessionRecord extends Session {
    * old pair in use elsewhere: a thief probing for the rotation must not then claim the successor).
    */
   used?: true;
+  /**
+   * `true` once a request of the family verified under the `caa-v2` profile: the family no longer
+   * accepts the legacy header (`SCHEME_DOWNGRADE`). Kept by the family, so it survives rotation.
+   */
+  v2?: true;
 }
 
 /**
@@ -335,6 +340,11 @@ export interface VerifiedUse {
   toleranceMs: number;
   /** The replay marker to set, in the same atomic step, when the request is accepted. */
   replay?: ReplayMarker | undefined;
+  /**
+   * `'caa-v2'` when the request was signed under that profile: an accepted request marks its
+   * family (see {@link SessionRecord.v2}) in the same atomic step. Absent for the legacy scheme.
+   */
+  scheme?: 'caa-v2';
 }
 
 /**

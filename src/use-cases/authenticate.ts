@@ -21,6 +21,9 @@ import {
   type UseResult,
   type VerifiedUse,
 } from '../stores/session-store.js';
+import { parseCaaV2Signature } from '../protocol/http-signatures/signature-input.js';
+import { assertCaaV2Window } from '../protocol/http-signatures/verify.js';
+import { accepts, assertCaaV2Signature, assertContentDigest, caaV2Headers, caaV2Parts, carriesCaaV2, type CaaScheme, type SchemeOptions } from './caa-v2.js';
 import { emit, reportFailure, type EventOptions } from './events.js';
 import {
   DEFAULT_GRACE_MS,
@@ -47,17 +50,22 @@ import { readAuthorization, type RequestLike } from './request.js';
  *
  * @category Use cases
  */
-export interface AuthenticateOptions extends ClockOptions, RotationOptions, LifetimeOptions, EventOptions {
+export interface AuthenticateOptions extends ClockOptions, RotationOptions, LifetimeOptions, EventOptions, SchemeOptions {
   /** Accept each exact header only once within the window (400 `REPLAYED` the second time). Default `false`. */
   replayProtection?: boolean;
 }
 
 /** A verified request: its credentials, the record they matched, and the clocks. @internal */
 export interface VerifiedRequest {
+  /** For `caa-v2`: the keyid as apiKey, `created` as the timestamp (ms), no legacy signature. */
   credentials: CaaCredentials;
   record: SessionRecord;
   /** The use case's clock. */
   now: number;
+  /** The scheme it was signed with. */
+  scheme: CaaScheme;
+  /** For `caa-v2`: its nonce, which keys its replay marker. */
+  nonce?: string;
 }
 
 /** What the store needs to judge a verified request (rotate, use); built only when a store call follows. @internal */
@@ -70,6 +78,7 @@ export function verifiedUse(verifiedRequest: VerifiedRequest, options: RotationO
     signedAt: credentials.timestamp,
     graceMs: options.graceMs ?? DEFAULT_GRACE_MS,
     toleranceMs: options.rotationToleranceMs ?? DEFAULT_ROTATION_TOLERANCE_MS,
+    ...(verifiedRequest.scheme === 'caa-v2' ? { scheme: 'caa-v2' as const } : {}),
   };
 }
 
@@ -83,10 +92,14 @@ function lookupIn(store: SessionStore, apiKey: string, now: number): LookupResul
   }
 }
 
-/** The replay marker of a verified header: it outlives the header on every server within the window. */
-export function replayMarker(credentials: CaaCredentials, skewMs: number, id: string): ReplayMarker {
+/**
+ * The replay marker of a verified request: it outlives the request on every server within the
+ * window. Keyed on the exact header (legacy), or on apiKey and nonce (`caa-v2`).
+ */
+export function replayMarker(verifiedRequest: VerifiedRequest, skewMs: number, id: string): ReplayMarker {
+  const { credentials, nonce } = verifiedRequest;
   return {
-    key: `${credentials.apiKey}:${credentials.timestamp}:${credentials.signature}`,
+    key: nonce === undefined ? `${credentials.apiKey}:${credentials.timestamp}:${credentials.signature}` : `${credentials.apiKey}:n:${nonce}`,
     expiresAt: credentials.timestamp + 2 * skewMs,
     id,
   };
@@ -100,8 +113,12 @@ export function verifyRequest(
   store: SessionStore,
   req: RequestLike,
   action: string,
-  options: ClockOptions & LifetimeOptions,
+  options: ClockOptions & LifetimeOptions & SchemeOptions,
 ): VerifiedRequest | Promise<VerifiedRequest> {
+  if (options.schemes !== undefined || carriesCaaV2(req)) {
+    if (carriesCaaV2(req) && accepts(options, 'caa-v2')) return verifyCaaV2Request(store, req, options);
+    if (!accepts(options, 'caa')) throw new CaaError('INVALID_AUTHORIZATION');
+  }
   const now = (options.now ?? Date.now)();
   const skewMs = options.skewMs ?? DEFAULT_SKEW_MS;
   const credentials = parseCaaHeader(readAuthorization(req));
@@ -112,13 +129,8 @@ export function verifyRequest(
   return verified(found, credentials, action, now, maxLifetimeMs);
 }
 
-function verified(
-  found: LookupResult,
-  credentials: CaaCredentials,
-  action: string,
-  now: number,
-  maxLifetimeMs: number,
-): VerifiedRequest {
+/** The session a lookup found, refused when there is none or it has expired (absolute lifetime too). */
+function foundRecord(found: LookupResult, now: number, maxLifetimeMs: number): SessionRecord {
   const { record } = found;
   if (record === null) throw new CaaError('APIKEY_NOT_FOUND');
   if (record.state === 'live') {
@@ -126,8 +138,39 @@ function verified(
     // The absolute lifetime too: pairs issued before it was shortened must not outlive it.
     if (record.expireIn <= storeNow || record.createdAt + maxLifetimeMs <= storeNow) throw new CaaError('SESSION_EXPIRED');
   }
+  return record;
+}
+
+function verified(
+  found: LookupResult,
+  credentials: CaaCredentials,
+  action: string,
+  now: number,
+  maxLifetimeMs: number,
+): VerifiedRequest {
+  const record = foundRecord(found, now, maxLifetimeMs);
   assertSignature(credentials, action, record.secretKey);
-  return { credentials, record, now };
+  // A family that verified a caa-v2 request no longer takes the weaker scheme (spec §4).
+  if (record.v2 === true) throw new CaaError('SCHEME_DOWNGRADE');
+  return { credentials, record, now, scheme: 'caa' };
+}
+
+/**
+ * The checks of `caa-v2`, in the order of its spec (§3): parse → one scheme only → window →
+ * session → body digest → HMAC; the replay marker and the downgrade mark go with the store call
+ * that follows.
+ */
+async function verifyCaaV2Request(store: SessionStore, req: RequestLike, options: ClockOptions & LifetimeOptions & SchemeOptions): Promise<VerifiedRequest> {
+  const now = (options.now ?? Date.now)();
+  const { signatureInput, signature } = caaV2Headers(req);
+  const sig = parseCaaV2Signature(signatureInput, signature);
+  if (readAuthorization(req) !== undefined) throw new CaaError('AMBIGUOUS_CREDENTIALS');
+  assertCaaV2Window(sig, { now, skewMs: options.skewMs ?? DEFAULT_SKEW_MS });
+  const record = foundRecord(await lookupIn(store, sig.keyid, now), now, maxLifetimeOf(options));
+  const parts = caaV2Parts(req, options);
+  await assertContentDigest(sig, parts, req);
+  assertCaaV2Signature(sig, parts, record.secretKey);
+  return { credentials: { apiKey: sig.keyid, timestamp: sig.created * 1000, signature: '' }, record, now, scheme: 'caa-v2', nonce: sig.nonce };
 }
 
 /** Reports a detected reuse: the family of the verified request was revoked. @internal */
@@ -159,10 +202,10 @@ export async function recordUse(
   action: string,
   revoke: boolean,
 ): Promise<Session> {
-  const { credentials, record } = verifiedRequest;
+  const { record } = verifiedRequest;
   const use = verifiedUse(verifiedRequest, options);
   const replay = options.replayProtection
-    ? replayMarker(credentials, options.skewMs ?? DEFAULT_SKEW_MS, randomUUID())
+    ? replayMarker(verifiedRequest, options.skewMs ?? DEFAULT_SKEW_MS, randomUUID())
     : undefined;
   const { outcome } = await fromStore(store.use({ ...use, replay, revoke }));
   if (outcome === 'reused') reportReuse(options, verifiedRequest, action);
@@ -177,8 +220,10 @@ function authenticated(
   options: AuthenticateOptions,
 ): Session | Promise<Session> {
   const { record } = verifiedRequest;
-  // The hot path: a live key used before, no marker asked for; the store has nothing to write.
-  if (record.state === 'live' && record.used === true && options.replayProtection !== true) return toSession(record);
+  // The hot path: a live key used before, no marker asked for, no scheme to mark: nothing to write.
+  if (record.state === 'live' && record.used === true && options.replayProtection !== true && (verifiedRequest.scheme === 'caa' || record.v2 === true)) {
+    return toSession(record);
+  }
   return recordUse(store, verifiedRequest, options, action, false);
 }
 

@@ -24,6 +24,7 @@ import {
   type RotationOptions,
 } from './options.js';
 import type { RequestLike } from './request.js';
+import type { SchemeOptions } from './caa-v2.js';
 
 /**
  * Options of {@link refreshToken}.
@@ -42,6 +43,7 @@ import type { RequestLike } from './request.js';
 export interface RefreshTokenOptions<U extends UserLike = UserLike, P = PublicUser<U>>
   extends IssueOptions,
     RotationOptions,
+    SchemeOptions,
     ProjectionOptions<U, P> {
   /** Accept each exact header only once within the window. Default `true`. */
   replayProtection?: boolean;
@@ -130,7 +132,7 @@ async function refresh<U extends UserLike, P>(
   };
   // The candidate's apiKey is unique to this call: a resent rotation sees its own marker.
   const replay =
-    (options.replayProtection ?? true) ? replayMarker(credentials, options.skewMs ?? DEFAULT_SKEW_MS, next.apiKey) : undefined;
+    (options.replayProtection ?? true) ? replayMarker(verifiedRequest, options.skewMs ?? DEFAULT_SKEW_MS, next.apiKey) : undefined;
   const result = await fromStore(store.rotate({ ...verifiedUse(verifiedRequest, options), next, replay }));
   switch (result.outcome) {
     case 'rotated':
