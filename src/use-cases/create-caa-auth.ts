@@ -9,6 +9,7 @@ import { toPublicUser, type CredentialsResponse, type PublicUser, type Session, 
 import type { SessionMetadata, SessionStore } from '../stores/session-store.js';
 import type { UserRepository } from '../users/user-repository.js';
 import { authenticate, type AuthenticateOptions } from './authenticate.js';
+import type { CaaScheme, SchemeOptions } from './caa-v2.js';
 import { emit, type EventOptions } from './events.js';
 import { issueSession, type IssueSessionOptions } from './issue-session.js';
 import type { ClockOptions, LifetimeOptions, ProjectionOptions, RotationOptions } from './options.js';
@@ -42,6 +43,7 @@ export interface CaaAuthConfig<U extends UserLike = User, P = PublicUser<U>>
     RotationOptions,
     LifetimeOptions,
     EventOptions,
+    SchemeOptions,
     ProjectionOptions<U, P> {
   /** Where sessions live: {@link MemoryStore}, {@link RedisStore}, or a store of one's own. */
   store: SessionStore;
@@ -85,6 +87,8 @@ export interface CaaAuth<U extends UserLike = User, P = PublicUser<U>> {
   readonly store: SessionStore;
   /** The user repository the configuration uses. */
   readonly users: UserRepository<U>;
+  /** The schemes accepted (`schemes` option): the integrations advertise `caa-v2` when it is one. */
+  readonly schemes: readonly CaaScheme[];
   /**
    * The user as a response carries it: the `publicUser` option, or {@link toPublicUser}.
    *
@@ -188,6 +192,16 @@ function checkConfig(config: unknown): asserts config is CaaAuthConfig<UserLike,
   checkNumber(config, 'maxLifetimeMs', 'a positive number of ms, or Infinity', (value) => value > 0);
   checkNumber(config, 'maxSessionsPerUser', 'a positive integer, or Infinity', (value) => value === Infinity || (Number.isInteger(value) && value > 0));
   for (const option of ['now', 'onEvent', 'publicUser', 'generateKey']) checkFunction(config, option);
+  const { schemes, authority } = config as { schemes?: unknown; authority?: unknown };
+  if (
+    schemes !== undefined &&
+    (!Array.isArray(schemes) || schemes.length === 0 || !schemes.every((scheme) => scheme === 'caa' || scheme === 'caa-v2'))
+  ) {
+    throw optionError('schemes', "a non-empty array of 'caa' and 'caa-v2'", schemes);
+  }
+  if (authority !== undefined && (typeof authority !== 'string' || authority.length === 0)) {
+    throw optionError('authority', 'a non-empty string (host[:port])', authority);
+  }
   const replay: unknown = (config as { refreshReplayProtection?: unknown }).refreshReplayProtection;
   if (replay !== undefined && typeof replay !== 'boolean') throw optionError('refreshReplayProtection', 'a boolean', replay);
   if (actions !== undefined) {
@@ -234,6 +248,8 @@ export function createCaaAuth<U extends UserLike = User, P = PublicUser<U>>(conf
     rotationToleranceMs: config.rotationToleranceMs,
     maxLifetimeMs: config.maxLifetimeMs,
     onEvent: config.onEvent,
+    schemes: config.schemes,
+    authority: config.authority,
   });
   const minting = defined({ ttlMs: config.ttlMs, generateKey: config.generateKey, publicUser: config.publicUser });
   const issue: IssueSessionOptions<U, P> = { ...shared, ...minting, ...defined({ maxSessionsPerUser: config.maxSessionsPerUser }) };
@@ -254,6 +270,7 @@ export function createCaaAuth<U extends UserLike = User, P = PublicUser<U>>(conf
   return {
     store,
     users,
+    schemes: config.schemes === undefined ? ['caa', 'caa-v2'] : [...config.schemes],
     publicUser: (user) => publicUser(user),
     issueSession: (user, options = {}) => issueSession<U, P>(store, user, { ...issue, ...defined({ metadata: options.metadata }) }),
     authenticate: (req, action, options = {}) =>
