@@ -41,7 +41,7 @@ import { TestClock, familyOf, makeUser, signedRequest, type Pair } from '../supp
 /** The store's default prefix, and the layout of its keys: `caa:{T}:s|f|r:…`. */
 const KEY_PATTERN = /^caa:\{(.{2})\}:(?:([sfr]):(.+)|(e))$/s;
 /** A user's index of sessions: on a hash tag of its own, `{u:<userId>}`, apart from the families'. */
-const INDEX_PATTERN = /^caa:\{(u:(.+))\}:i$/s;
+const INDEX_PATTERN = /^caa:\{(u:(.+))\}:[it]$/s;
 const STORE_PREFIX = 'caa:';
 const ALL_KEYS = `${STORE_PREFIX}*`;
 const SPREAD_FAMILIES = 64;

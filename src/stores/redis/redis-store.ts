@@ -655,6 +655,7 @@ export class RedisStore implements SessionStore {
           String(request.toleranceMs),
           replay === undefined ? '' : String(replay.expiresAt),
           replay === undefined ? '' : replay.id,
+          request.scheme === 'caa-v2' ? 'v2' : '',
         ],
         true,
       ),
@@ -702,6 +703,7 @@ export class RedisStore implements SessionStore {
           request.revoke ? '1' : '0',
           replay === undefined ? '' : String(replay.expiresAt),
           replay === undefined ? '' : replay.id,
+          request.scheme === 'caa-v2' ? 'v2' : '',
         ],
         true,
       ),
@@ -894,7 +896,7 @@ function text(value: unknown): string | undefined {
 }
 
 /**
- * A record from a LOOKUP reply ({ now, apiKey, epoch, st, sk, uid, fam, iat, exp, nx, rat, nexp, u, cat });
+ * A record from a LOOKUP reply ({ now, apiKey, epoch, st, sk, uid, fam, iat, exp, nx, rat, nexp, u, cat, v2 });
  * a tombstone past its successor's expiry (the family's end) reads as gone. A record written before
  * `cat` existed reads its own `iat` as the login.
  */
@@ -923,6 +925,8 @@ function toRecord(apiKey: string, reply: readonly unknown[], now: number): Sessi
   } else if (text(reply[12]) !== undefined) {
     record.used = true;
   }
+  // The family verified a caa-v2 request: no legacy header for it any more.
+  if (text(reply[14]) !== undefined) record.v2 = true;
   return record;
 }
 

@@ -87,7 +87,8 @@ ${BASE}
 local r = redis.call('HMGET', KEYS[1], 'st', 'sk', 'uid', 'fam', 'iat', 'exp', 'nx', 'rat', 'nexp', 'u', 'pv', 'cat')
 -- The epoch is read only when nothing usable was found: that is when a lost dataset shows.
 if not r[1] then return {now, ARGV[1], redis.call('EXISTS', base .. 'e')} end
-local head = redis.call('HGET', base .. 'f:' .. r[4], 'head')
+local fam = redis.call('HMGET', base .. 'f:' .. r[4], 'head', 'v2')
+local head = fam[1]
 if not head or (r[1] == 'live' and head ~= ARGV[1]) then return {now, ARGV[1], redis.call('EXISTS', base .. 'e')} end
 -- A successor never used whose predecessor's tombstone is gone (evicted): the holder of the old
 -- pair could no longer log it out, so it reads as gone too (fail closed). Once expired it reads as
@@ -95,7 +96,7 @@ if not head or (r[1] == 'live' and head ~= ARGV[1]) then return {now, ARGV[1], r
 if r[1] == 'live' and not r[10] and r[11] and tonumber(r[6]) > now and redis.call('EXISTS', base .. 's:' .. r[11]) == 0 then
   return {now, ARGV[1], redis.call('EXISTS', base .. 'e')}
 end
-return {now, ARGV[1], 1, r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[12]}
+return {now, ARGV[1], 1, r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[12], fam[2]}
 `);
 
 /**
@@ -118,7 +119,8 @@ return {'created', ARGV[1]}
 /**
  * KEYS: old session, candidate session, family, [replay marker].
  * ARGV: old apiKey, familyId, now, graceMs, new apiKey, new secretKey, new iat, new exp, retention
- * ms, signedAt, toleranceMs, marker expiresAt, marker id.
+ * ms, signedAt, toleranceMs, marker expiresAt, marker id, scheme ('v2' marks the family: no
+ * legacy header after it).
  * Returns { outcome, old apiKey, … }: { 'rotated', apiKey } | { 'grace', apiKey, head, sk, iat, exp, cat } |
  * { 'reused' | 'replayed' | 'not-found', apiKey }. The successor inherits the old record's `cat`
  * (its `iat` for a record written before `cat` existed).
@@ -157,6 +159,7 @@ if rec[1] == 'live' then
   -- tombstone (pv) while it can be claimed, and past its end reads as expired, not as unknown.
   redis.call('PEXPIRE', KEYS[1], math.max(1, life, tonumber(ARGV[4])))
   redis.call('HSET', KEYS[3], 'head', ARGV[5])
+  if ARGV[14] == 'v2' then redis.call('HSET', KEYS[3], 'v2', '1') end
   redis.call('PEXPIRE', KEYS[3], px)
   return {'rotated', ARGV[1]}
 end
@@ -179,6 +182,7 @@ if rec[5] == head and age <= tonumber(ARGV[4]) then
       -- Remembered on the tombstone too: a header answered within grace and replayed after its marker was evicted would be handed the successor.
       redis.call('HSET', KEYS[1], 'g:' .. marker, ARGV[13])
     end
+    if ARGV[14] == 'v2' then redis.call('HSET', KEYS[3], 'v2', '1') end
     return {'grace', ARGV[1], head, n[2], n[3], n[4], n[6]}
   end
 end
@@ -190,7 +194,7 @@ return {'reused', ARGV[1]}
 /**
  * KEYS: session, family, [replay marker].
  * ARGV: apiKey, familyId, now, graceMs, signedAt, toleranceMs, revoke ('1' | '0'), marker
- * expiresAt, marker id.
+ * expiresAt, marker id, scheme ('v2' marks the family).
  * Returns { 'live' | 'revoked' | 'reused' | 'replayed' | 'not-found', apiKey } (see UseResult).
  */
 const USE_BODY = `${NOW(3)}
@@ -211,6 +215,7 @@ if rec[1] == 'live' then
     return {'revoked', ARGV[1]}
   end
   if not rec[6] then redis.call('HSET', KEYS[1], 'u', '1') end
+  if ARGV[10] == 'v2' then redis.call('HSET', KEYS[2], 'v2', '1') end
   if marker then redis.call('SET', marker, ARGV[9], 'PX', math.max(tonumber(ARGV[8]) - now, 1000)) end
   return {'live', ARGV[1]}
 end
