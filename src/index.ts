@@ -25,6 +25,40 @@ export {
 } from './protocol/index.js';
 export type { CaaAction, CaaCredentials, SignHeaderInput, SignatureInput, VerifyOptions } from './protocol/index.js';
 export {
+  CAA_V2_ACCEPT_SIGNATURE,
+  CAA_V2_ALG,
+  CAA_V2_KEY_INFO,
+  CAA_V2_LABEL,
+  CAA_V2_REQUIRED_COMPONENTS,
+  CAA_V2_SIGNATURE_BYTES,
+  CAA_V2_TAG,
+  MAX_CONTENT_DIGEST_LENGTH,
+  MAX_COVERED_COMPONENTS,
+  MAX_NONCE_LENGTH,
+  MAX_SIGNATURE_INPUT_LENGTH,
+  MAX_SIGNATURE_LENGTH,
+  MIN_NONCE_LENGTH,
+  assertCaaV2Window,
+  buildCaaV2SignatureBase,
+  checkContentDigest,
+  deriveCaaV2Key,
+  makeContentDigest,
+  parseCaaV2Signature,
+  requestPartsFromFetch,
+  requestPartsFromTarget,
+  requestPartsFromUrl,
+  requiresContentDigest,
+  signCaaV2Request,
+  verifyCaaV2Signature,
+} from './protocol/index.js';
+export type {
+  CaaV2HeaderSource,
+  CaaV2RequestParts,
+  CaaV2Signature,
+  CaaV2SignedHeaders,
+  SignCaaV2RequestInput,
+} from './protocol/index.js';
+export {
   DEFAULT_GRACE_MS,
   DEFAULT_MAX_LIFETIME_MS,
   DEFAULT_MAX_SESSIONS_PER_USER,
