@@ -224,12 +224,10 @@ interface Model {
   /** Accepted refresh headers, oldest first. */
   readonly accepted: AcceptedRefresh[];
   readonly tally: Tally;
-  /** See {@link Real.minSuccessorLifeMs}. */
-  readonly minSuccessorLifeMs: number;
 }
 
-function newModel(tally: Tally, minSuccessorLifeMs: number): Model {
-  return { clock: T0, families: [], usedStamps: new Set(), issuedKeys: new Set(), accepted: [], tally, minSuccessorLifeMs };
+function newModel(tally: Tally): Model {
+  return { clock: T0, families: [], usedStamps: new Set(), issuedKeys: new Set(), accepted: [], tally };
 }
 
 /** What a request must come to. */
@@ -281,12 +279,6 @@ function deadlineOf(family: ModelFamily): number {
 /** The expiry of a pair issued to `family` at `now`: a pair lifetime on, never past the deadline. */
 function expiryAt(family: ModelFamily, now: number): number {
   return Math.min(now + TTL_MS, deadlineOf(family));
-}
-
-/** A refresh at `now` would rotate the live pair to a successor with less than `minSuccessorLifeMs` of life. */
-function rotatesShortLived(model: Readonly<Model>, family: ModelFamily, index: number, now: number): boolean {
-  if (family.revoked || index !== liveIndex(family) || livePair(family).expireIn <= now) return false;
-  return expiryAt(family, now) - now < model.minSuccessorLifeMs;
 }
 
 /** Neither revoked nor expired at `now`: what the user's listing shows, and what a revocation of them counts. */
@@ -529,15 +521,6 @@ interface Real {
   readonly users: MemoryUserRepository;
   /** The live, unexpired sessions the store really holds (read behind the use cases' back). */
   liveSessions(now: number): Promise<Session[]>;
-  /**
-   * The shortest life, by the model's clock, a successor may be handed out with (0: any). RedisStore
-   * keeps a rotated record for its successor's remaining life in Redis's own time, whatever the
-   * caller's clock says, and a never-used successor reads as gone once that record is: a pair
-   * refreshed 1 ms before the absolute deadline is gone 1 real ms later (a finding of this suite,
-   * reported; the contract's "refreshed 1 ms before the deadline" test shows it). Until that is
-   * fixed, the model sends such a refresh at the deadline instead on RedisStore.
-   */
-  readonly minSuccessorLifeMs: number;
 }
 
 function byApiKey(a: Session, b: Session): number {
@@ -643,12 +626,7 @@ async function signedCall(
   index: number,
   sending: Sending = {},
 ): Promise<void> {
-  let now = sending.now ?? model.clock;
-  if (endpoint === 'refresh' && rotatesShortLived(model, family, index, now)) {
-    now = deadlineOf(family);
-    if (sending.now === undefined) model.clock = Math.max(model.clock, now);
-    count(model.tally, 'refresh: sent at the deadline, not within minSuccessorLifeMs of it');
-  }
+  const now = sending.now ?? model.clock;
   const signedAt = takeStamp(model, sending.stamp ?? now);
   const userGone = sending.userGone ?? false;
   const expectation = judge({ endpoint, family, index, now, signedAt, userGone, replay: false });
@@ -949,7 +927,6 @@ class ConcurrentRefresh implements RotationCommand {
     if (family === undefined) return false;
     const expireIn = livePair(family).expireIn;
     const nows = this.offsets.map((offset) => model.clock + offset);
-    if (nows.some((now) => rotatesShortLived(model, family, liveIndex(family), now))) return false;
     return nows.every((now) => now < expireIn) || nows.every((now) => now >= expireIn);
   }
   async run(model: Model, real: Real): Promise<void> {
@@ -1063,16 +1040,12 @@ class AtAbsoluteLifetime implements RotationCommand {
     const deadline = deadlineOf(family);
     // At most MAX_LIFETIME_MS / (TTL_MS − 1) refreshes reach the cap; the bound only guards the loop.
     for (let step = 0; this.keepAlive && step < 20 && isListed(family, model.clock) && livePair(family).expireIn < deadline; step++) {
-      // 1 ms before the pair expires, or early enough to get a successor of minSuccessorLifeMs.
-      const refreshAt = Math.min(livePair(family).expireIn - 1, deadline - model.minSuccessorLifeMs);
-      model.clock = Math.max(model.clock, refreshAt);
+      model.clock = Math.max(model.clock, livePair(family).expireIn - 1);
       await signedCall(model, real, 'refresh', family, liveIndex(family), { variant: 'keep alive' });
     }
     model.clock = Math.max(model.clock, deadline + this.offsetMs);
     const capped = !family.revoked && livePair(family).expireIn === deadline;
-    const movedToDeadline = this.endpoint === 'refresh' && rotatesShortLived(model, family, liveIndex(family), model.clock);
-    const usedAt = movedToDeadline ? deadline : model.clock;
-    if (capped) count(model.tally, `absolute lifetime: a capped pair used ${usedAt < deadline ? 'before' : 'at or after'} its deadline`);
+    if (capped) count(model.tally, `absolute lifetime: a capped pair used ${model.clock < deadline ? 'before' : 'at or after'} its deadline`);
     await signedCall(model, real, this.endpoint, family, liveIndex(family), { variant: 'at absolute lifetime' });
   }
   toString(): string {
@@ -1503,7 +1476,7 @@ async function checkAgainstModel(storeName: string, makeReal: () => Promise<Real
       const real = await makeReal();
       // Every sequence starts with a login (so that no command waits for one) and ends with the
       // check of the store, whatever it did in between.
-      await fc.asyncModelRun(async () => ({ model: newModel(tally, real.minSuccessorLifeMs), real }), [new Issue(0), ...commands, new CheckStore()]);
+      await fc.asyncModelRun(async () => ({ model: newModel(tally), real }), [new Issue(0), ...commands, new CheckStore()]);
     }),
     { numRuns: NUM_RUNS },
   );
@@ -1531,7 +1504,7 @@ describe('rotation model: MemoryStore', () => {
     async () => {
       await checkAgainstModel('MemoryStore', async () => {
         const store = new MemoryStore();
-        return { store, users: new MemoryUserRepository(USERS), liveSessions: async (now) => store.liveSessions(now), minSuccessorLifeMs: 0 };
+        return { store, users: new MemoryUserRepository(USERS), liveSessions: async (now) => store.liveSessions(now) };
       });
     },
     PROPERTY_TIMEOUT_MS,
@@ -1561,13 +1534,7 @@ describe('rotation model: RedisStore (ioredis)', () => {
       await checkAgainstModel('RedisStore', async () => {
         await redis.flushall();
         // The model moves time by hand: the store judges by the use cases' `now`, not Redis TIME.
-        return {
-          store: new RedisStore({ client: redis, clock: 'caller' }),
-          users: new MemoryUserRepository(USERS),
-          liveSessions,
-          // Far more than a sequence takes in real time.
-          minSuccessorLifeMs: 5_000,
-        };
+        return { store: new RedisStore({ client: redis, clock: 'caller' }), users: new MemoryUserRepository(USERS), liveSessions };
       });
     },
     PROPERTY_TIMEOUT_MS,
