@@ -147,7 +147,8 @@ export interface ExpressRouterLike {
 /**
  * Mounts the ready-made routes (login through `verifyLogin`, profile, refresh, logout, and the
  * session endpoints; see `caaRouteTable`) on an app or router. Needs a JSON body parser before it
- * (`express.json()`) for login, and {@link caaErrorHandler} after it.
+ * for login — `express.json({ verify: captureRawBody })`, so that `caa-v2` requests with a body can
+ * be checked against their `Content-Digest` — and {@link caaErrorHandler} after it.
  *
  * @param app - An Express app or router.
  * @param auth - The configured auth object.
@@ -156,10 +157,10 @@ export interface ExpressRouterLike {
  * @example
  * ```ts
  * import express from 'express';
- * import { caaErrorHandler, caaRoutes } from 'caa-auth/express';
+ * import { captureRawBody, caaErrorHandler, caaRoutes } from 'caa-auth/express';
  *
  * const app = express();
- * app.use(express.json());
+ * app.use(express.json({ verify: captureRawBody }));
  * caaRoutes(app, auth, { verifyLogin: (body) => checkPassword(body) });
  * app.use(caaErrorHandler());
  * ```
@@ -169,7 +170,8 @@ export interface ExpressRouterLike {
 export function caaRoutes<U extends UserLike, P>(app: ExpressRouterLike, auth: CaaAuth<U, P>, options: CaaRoutesOptions<U>): void {
   for (const route of caaRouteTable(auth, options)) {
     const handler: RequestHandler = (req, res, next) => {
-      route.handle({ req, body: req.body as unknown, params: req.params as Record<string, string | undefined>, ip: req.ip }).then(({ status, body }) => {
+      route.handle({ req, body: req.body as unknown, params: req.params as Record<string, string | undefined>, ip: req.ip }).then(({ status, body, headers }) => {
+        if (headers !== undefined) res.set(headers);
         res.status(status).json(body);
       }, next);
     };

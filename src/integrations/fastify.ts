@@ -1,15 +1,18 @@
 /**
  * caa-auth for Fastify 5, as a plugin: `request.caaSession`, an `onRequest` hook per route
  * (`app.caaAuth(action)`, or the route option `config: { caa: action }`) that runs before the body
- * is parsed, errors answered as JSON by the hook itself, and the ready-made routes. `fastify` is an
- * optional peer dependency: this module imports only its types (and marks the plugin the way
- * fastify-plugin does, so it decorates the app it is registered on and Fastify checks its version).
+ * is parsed (a `caa-v2` request with a body is checked once its bytes are read, in `preValidation`,
+ * against its `Content-Digest`; its raw bytes are kept on `request.rawBody`), errors answered as
+ * JSON by the hook itself, and the ready-made routes. `fastify` is an optional peer dependency:
+ * this module imports only its types (and marks the plugin the way fastify-plugin does, so it
+ * decorates the app it is registered on and Fastify checks its version).
  *
  * @module caa-auth/fastify
  */
 
 import { toErrorResponse, type CaaAuth, type Session, type UserLike } from 'caa-auth';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import { Readable } from 'node:stream';
 import { caaRouteTable, type CaaRoutesOptions } from './routes.js';
 
 export { LOGIN_FAILED, SESSION_NOT_FOUND, caaRouteTable, defaultLoginMetadata } from './routes.js';
@@ -74,6 +77,28 @@ function answer(reply: FastifyReply, err: unknown, onServerError?: (err: unknown
   return reply.code(status).type('application/json; charset=utf-8').send(body);
 }
 
+/** Fastify's own default `bodyLimit` (1 MiB). */
+const DEFAULT_BODY_LIMIT = 1_048_576;
+
+/** A check waiting for the body: a caa-v2 request with a body is verified against its Content-Digest. */
+interface PendingCheck {
+  action: string;
+  options: { replayProtection?: boolean };
+}
+
+const pendingChecks = new WeakMap<FastifyRequest, PendingCheck>();
+
+/** The request carries caa-v2 signature headers. */
+function carriesCaaV2(request: FastifyRequest): boolean {
+  return request.headers['signature-input'] !== undefined || request.headers.signature !== undefined;
+}
+
+/** The request has a body (RFC 9112: a Content-Length above 0, or any Transfer-Encoding). */
+function hasBody(request: FastifyRequest): boolean {
+  const length = request.headers['content-length'];
+  return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0' && length.trim() !== '0');
+}
+
 function hook<U extends UserLike, P>(
   auth: CaaAuth<U, P>,
   action: string,
@@ -82,6 +107,11 @@ function hook<U extends UserLike, P>(
 ): onRequestAsyncHookHandler {
   if (typeof action !== 'string' || action.length === 0) throw new TypeError('caaAuth: action must be a non-empty string');
   return async (request: FastifyRequest, reply: FastifyReply) => {
+    // The body's digest can only be checked once it is read: such a request is checked in preValidation.
+    if (carriesCaaV2(request) && hasBody(request)) {
+      pendingChecks.set(request, { action, options });
+      return;
+    }
     try {
       request.caaSession = await auth.authenticate(request, action, options);
     } catch (err) {
@@ -97,6 +127,34 @@ async function plugin(app: FastifyInstance, options: CaaPluginOptions): Promise<
   app.decorateRequest('caaSession', null);
   const { onServerError } = options;
   app.decorate('caaAuth', (action: string, hookOptions?: { replayProtection?: boolean }) => hook(auth, action, hookOptions ?? {}, onServerError));
+  // caa-v2 requests with a body: their bytes kept on request.rawBody (for Content-Digest), then checked.
+  app.addHook('preParsing', async (request, _reply, payload) => {
+    if (!carriesCaaV2(request)) return payload;
+    const limit = app.initialConfig.bodyLimit ?? DEFAULT_BODY_LIMIT;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of payload) {
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+      size += bytes.length;
+      if (size > limit) throw Object.assign(new Error('request body too large'), { statusCode: 413 });
+      chunks.push(bytes);
+    }
+    const rawBody = Buffer.concat(chunks);
+    (request as { rawBody?: Uint8Array }).rawBody = rawBody;
+    const replay = Readable.from([rawBody]) as Readable & { receivedEncodedLength?: number };
+    replay.receivedEncodedLength = (payload as { receivedEncodedLength?: number }).receivedEncodedLength ?? rawBody.length;
+    return replay;
+  });
+  app.addHook('preValidation', async (request, reply) => {
+    const pending = pendingChecks.get(request);
+    if (pending === undefined) return;
+    pendingChecks.delete(request);
+    try {
+      request.caaSession = await auth.authenticate(request, pending.action, pending.options);
+    } catch (err) {
+      await answer(reply, err, onServerError);
+    }
+  });
   app.addHook('onRoute', (route) => {
     const action = (route.config as { caa?: unknown } | undefined)?.caa;
     if (action === undefined) return;
@@ -113,12 +171,13 @@ async function plugin(app: FastifyInstance, options: CaaPluginOptions): Promise<
         method: route.method,
         url: route.path,
         handler: async (request, reply) => {
-          const { status, body } = await route.handle({
+          const { status, body, headers } = await route.handle({
             req: request,
             body: request.body,
             params: request.params as Record<string, string | undefined>,
             ip: request.ip,
           });
+          if (headers !== undefined) void reply.headers(headers);
           return reply.code(status).send(body);
         },
       });

@@ -105,7 +105,8 @@ function badBody(cause: unknown): Error {
 async function jsonBody(c: Context): Promise<unknown> {
   const type = c.req.header('content-type') ?? '';
   if (!type.toLowerCase().includes('json')) return undefined;
-  const text = await c.req.text();
+  // Read from a clone: the request's own body stays unread, for caa-v2's Content-Digest check.
+  const text = await c.req.raw.clone().text();
   // An empty body stays none: a refresh sent with an empty JSON body must keep working.
   if (text.trim() === '') return undefined;
   try {
@@ -173,7 +174,7 @@ export function caaRoutes<U extends UserLike, P, E extends CaaEnv>(app: Hono<E>,
         const body = route.method === 'POST' ? await jsonBody(c) : undefined;
         const params = c.req.param() as Record<string, string | undefined>;
         const answer = await route.handle({ req: c.req.raw, body, params, ip: clientAddress(c) });
-        return c.json(answer.body as object, answer.status as 200);
+        return c.json(answer.body as object, answer.status as 200, answer.headers === undefined ? undefined : { ...answer.headers });
       } catch (err) {
         reportServerError(options.onServerError, err);
         return toFetchErrorResponse(err);

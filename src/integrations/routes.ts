@@ -7,7 +7,7 @@
  * @module integrations/routes
  */
 
-import { CAA_ACTIONS, CaaError, type CaaAuth, type RequestLike, type SessionMetadata, type UserLike } from 'caa-auth';
+import { CAA_ACTIONS, CAA_V2_ACCEPT_SIGNATURE, CaaError, type CaaAuth, type RequestLike, type SessionMetadata, type UserLike } from 'caa-auth';
 
 /**
  * What a route handler gets: the request (for its headers), the parsed body and the path parameters.
@@ -44,6 +44,8 @@ export interface CaaRouteInput {
 export interface CaaRouteAnswer {
   status: number;
   body: unknown;
+  /** Response headers to set (`Accept-Signature` on login and refresh, when `caa-v2` is on). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -194,6 +196,9 @@ export function caaRouteTable<U extends UserLike, P>(auth: CaaAuth<U, P>, option
     throw new TypeError('caa-auth routes: verifyLogin must be a function (body, req) => user | null');
   }
   const prefix = options.prefix ?? '/api/my';
+  // A server that takes caa-v2 says so where a client gets its pair (spec §4), so clients move over.
+  const credentials = (body: unknown): CaaRouteAnswer =>
+    auth.schemes.includes('caa-v2') ? { status: 200, body, headers: { 'accept-signature': CAA_V2_ACCEPT_SIGNATURE } } : ok(body);
   const metadataOf = options.metadata ?? defaultLoginMetadata;
   const loginFailed = options.loginFailed ?? LOGIN_FAILED;
   return [
@@ -204,7 +209,7 @@ export function caaRouteTable<U extends UserLike, P>(auth: CaaAuth<U, P>, option
         const user = await options.verifyLogin(body, req);
         if (user === null || user === undefined) return loginFailed;
         const metadata = metadataOf(body, req, ip);
-        return ok(await auth.issueSession(user, metadata === undefined ? {} : { metadata }));
+        return credentials(await auth.issueSession(user, metadata === undefined ? {} : { metadata }));
       },
     },
     {
@@ -222,7 +227,7 @@ export function caaRouteTable<U extends UserLike, P>(auth: CaaAuth<U, P>, option
     {
       method: 'POST',
       path: `${prefix}/refresh-token`,
-      handle: async ({ req }) => ok(await auth.refreshToken(req)),
+      handle: async ({ req }) => credentials(await auth.refreshToken(req)),
     },
     {
       method: 'DELETE',

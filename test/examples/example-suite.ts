@@ -5,7 +5,7 @@
  */
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CAA_ACTIONS, DEFAULT_SESSION_TTL_MS, generateKey, signCaaHeader } from 'caa-auth';
+import { CAA_ACTIONS, DEFAULT_SESSION_TTL_MS, generateKey, signCaaHeader, signCaaV2Request } from 'caa-auth';
 import { createCaaClient, isCaaClientError, type CaaClient } from 'caa-auth/client';
 import { RedisServer } from '../support/redis-server.js';
 import {
@@ -108,6 +108,12 @@ class Driver {
     return this.sendSigned(endpoint, authorization);
   }
 
+  /** A request to `endpoint` signed under caa-v2 with `pair` (for families that moved over: no legacy header). */
+  signedV2(endpoint: Endpoint, pair: { apiKey: string; secretKey: string }): Promise<Reply> {
+    const headers = signCaaV2Request({ method: endpoint.method, url: `${this.server.baseUrl}${endpoint.path}`, apiKey: pair.apiKey, secretKey: pair.secretKey });
+    return this.call(endpoint.method, endpoint.path, { headers: { ...headers } });
+  }
+
   /** Sends `endpoint` with a header signed beforehand (to send the same one twice). */
   sendSigned(endpoint: Endpoint, authorization: string): Promise<Reply> {
     // Refresh as the original clients send it: an empty form body.
@@ -202,7 +208,10 @@ function defineSessionTests(driverOf: () => Driver): void {
 
     afterEach(async () => {
       // Whatever a test left live is signed out (a 404 for what it already revoked).
-      for (const pair of opened.splice(0)) await driverOf().signed(LOGOUT, pair);
+      for (const pair of opened.splice(0)) {
+        // A family a caa-auth/client moved to caa-v2 refuses the legacy header: sign out under caa-v2 then.
+        if ((await driverOf().signed(LOGOUT, pair)).status === 400) await driverOf().signedV2(LOGOUT, pair);
+      }
     });
 
     it('lists two devices of one user with their metadata, each caller’s own session marked current', async () => {

@@ -54,7 +54,8 @@ interface TrialResult {
 
 /** One trial: a login, a thief polling with a copy of the pair, the owner refreshing then using the new pair. */
 async function trial(server: ExampleServer, intervalMs: number): Promise<TrialResult> {
-  const owner = createCaaClient({ baseUrl: server.baseUrl });
+  // A legacy client (the clients in the field): under caa-v2 the thief's legacy header would be refused outright.
+  const owner = createCaaClient({ baseUrl: server.baseUrl, scheme: 'caa' });
   await owner.login(DEMO_MOBILE, DEMO_PASSWORD);
   const credentials = owner.credentials;
   if (credentials === null) throw new Error('login left no credentials');
@@ -131,7 +132,8 @@ function defineThiefSuite(framework: Framework): void {
 
     it('logout signed with the rotated-away pair, after the thief refreshed first, logs the thief out', async () => {
       if (server === undefined) throw new Error('no server');
-      const owner = createCaaClient({ baseUrl: server.baseUrl });
+      // A legacy client (the clients in the field): under caa-v2 the thief's legacy header would be refused outright.
+  const owner = createCaaClient({ baseUrl: server.baseUrl, scheme: 'caa' });
       await owner.login(DEMO_MOBILE, DEMO_PASSWORD);
       const credentials = owner.credentials;
       if (credentials === null) throw new Error('login left no credentials');
