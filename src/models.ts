@@ -199,7 +199,8 @@ export const PRIVATE_USER_FIELDS = ['password', 'mobile'] as const;
  * @category Use cases
  */
 export type PublicUser<U extends UserLike = User> = {
-  [K in (typeof PUBLIC_USER_FIELDS)[number] & keyof U]: K extends '_id' ? string : U[K];
+  // Remapped over keyof U (homomorphic), so optional fields stay optional, as toPublicUser leaves them out.
+  [K in keyof U as K extends (typeof PUBLIC_USER_FIELDS)[number] ? K : never]: K extends '_id' ? string : U[K];
 };
 
 /**
