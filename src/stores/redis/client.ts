@@ -457,7 +457,11 @@ export type AnyRedisClient = RedisScriptClient | IoredisLike | NodeRedisLike;
  * ioredis `evalsha` in lower case; the two never both appear on one client.
  */
 export function toScriptClient(client: AnyRedisClient): RedisScriptClient {
-  if ('evalshaScript' in client) return client;
+  if (typeof client !== 'object' || client === null) {
+    const got = client === null ? 'null' : typeof client === 'string' ? 'a string (a URL? connect a client and pass it)' : typeof client;
+    throw new TypeError(`RedisStore: client must be a connected ioredis or node-redis client, or a RedisScriptClient (got ${got})`);
+  }
+  if ('evalshaScript' in client && typeof client.evalshaScript === 'function') return client;
   if ('evalSha' in client && typeof client.evalSha === 'function') return nodeRedisAdapter(client);
   if ('evalsha' in client && typeof client.evalsha === 'function') return ioredisAdapter(client);
   throw new TypeError('RedisStore: client must be an ioredis or node-redis client, or a RedisScriptClient');

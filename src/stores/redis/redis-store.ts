@@ -283,12 +283,21 @@ export class RedisStore implements SessionStore {
    * @param options - `client` (required), `prefix`, `timeoutMs`, `secretCipher`, `expiredRetentionMs`, `clock`, `logger`, `waitReplicas`.
    */
   constructor(options: RedisStoreOptions) {
+    if (typeof options !== 'object' || options === null) {
+      throw new TypeError('RedisStore: needs its options, { client } at least: new RedisStore({ client: new Redis(url) })');
+    }
     this.#client = toScriptClient(options.client);
     this.#prefix = options.prefix ?? 'caa:';
-    if (this.#prefix.includes('{') || this.#prefix.includes('}')) {
-      throw new TypeError('RedisStore: prefix must not contain { or }');
+    if (typeof this.#prefix !== 'string' || this.#prefix.includes('{') || this.#prefix.includes('}')) {
+      throw new TypeError('RedisStore: prefix must be a string without { or }');
     }
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS;
+    if (typeof this.#timeoutMs !== 'number' || !(this.#timeoutMs > 0) || !Number.isFinite(this.#timeoutMs)) {
+      throw new TypeError('RedisStore: timeoutMs must be a positive number of ms');
+    }
+    if (options.clock !== undefined && options.clock !== 'redis' && options.clock !== 'caller') {
+      throw new TypeError("RedisStore: clock must be 'redis' or 'caller'");
+    }
     this.#cipher = options.secretCipher;
     this.#retentionMs = options.expiredRetentionMs ?? EXPIRED_SESSION_RETENTION_MS;
     this.#callerClock = options.clock === 'caller';
