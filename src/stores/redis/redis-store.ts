@@ -23,6 +23,7 @@ import {
   type SessionMetadata,
   type SessionRecord,
   type SessionStore,
+  type StoreCondition,
   type StoredSessionInfo,
   type UseRequest,
   type UseResult,
@@ -274,6 +275,9 @@ export class RedisStore implements SessionStore {
   readonly #wait: { replicas: number; timeoutMs: number } | undefined;
   /** Conditions reported so far: each only once. */
   readonly #reported = new Set<string>();
+  /** The conditions reported so far, for listeners that subscribe later. */
+  readonly #conditions: StoreCondition[] = [];
+  readonly #listeners: ((condition: StoreCondition) => void)[] = [];
   /** Hash tags whose epoch key this store has seen: a later lookup without it means lost data. */
   readonly #epochs = new Set<string>();
 
@@ -317,15 +321,36 @@ export class RedisStore implements SessionStore {
     }
   }
 
-  /** Reports a condition once (per store), through the logger. */
-  #report(condition: string, message: string): void {
+  /** Reports a condition once (per store), through the logger and to every listener. */
+  #report(condition: StoreCondition['condition'], message: string): void {
     if (this.#reported.has(condition)) return;
     this.#reported.add(condition);
+    this.#conditions.push({ condition, message });
     try {
       this.#logger.warn(`caa-auth RedisStore: ${message}`);
     } catch {
       // A logger that throws must not change an answer.
     }
+    for (const listener of this.#listeners) notify(listener, { condition, message });
+  }
+
+  /**
+   * {@link SessionStore.onCondition}: `listener` hears each condition the store reports (an
+   * eviction policy that can drop session keys, no persistence, a Redis too old, lost data), once
+   * each, those reported before the call included. `createCaaAuth` turns them into
+   * `store.condition` events.
+   *
+   * @param listener - Called with each condition; what it throws is ignored.
+   *
+   * @example
+   * ```ts
+   * store.onCondition((condition) => alerts.page(`sessions store: ${condition.message}`));
+   * await store.check();
+   * ```
+   */
+  onCondition(listener: (condition: StoreCondition) => void): void {
+    this.#listeners.push(listener);
+    for (const condition of this.#conditions) notify(listener, condition);
   }
 
   /** The `now` argument of a script: empty for the server's clock. */
@@ -369,7 +394,7 @@ export class RedisStore implements SessionStore {
       aof: infoField(persistence[i] ?? '', 'aof_enabled') === '1',
     }));
     const warnings: string[] = [];
-    const problem = (condition: string, message: string): void => {
+    const problem = (condition: StoreCondition['condition'], message: string): void => {
       warnings.push(message);
       this.#report(condition, message);
     };
@@ -855,6 +880,15 @@ class ScriptCall {
 }
 
 function ignore(): void {}
+
+/** Calls a condition listener; what it throws must not change an answer. */
+function notify(listener: (condition: StoreCondition) => void, condition: StoreCondition): void {
+  try {
+    listener({ ...condition });
+  } catch {
+    // Ignored, as a throwing logger is.
+  }
+}
 
 /** A sealed secretKey (see createSecretCipher) starts with this. */
 const SEALED_PREFIX = 'g1.';
