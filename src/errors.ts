@@ -18,6 +18,8 @@
  *
  * @category Errors
  */
+import { CAA_V2_ACCEPT_SIGNATURE } from './protocol/http-signatures/profile.js';
+
 export const CAA_MESSAGES = {
   invalidAuthorization: 'invalid authorization',
   invalidSignature: 'invalid signature',
@@ -212,6 +214,11 @@ export interface ErrorResponse {
   status: number;
   /** `{ message }`: one of the wire messages for a CaaError, a generic one otherwise. */
   body: { message: string };
+  /**
+   * Headers to send with it: `Accept-Signature` for `SCHEME_DOWNGRADE`, so that a client which
+   * signed with the legacy header learns that its session moved to `caa-v2` (spec §4).
+   */
+  headers?: Readonly<Record<string, string>>;
 }
 
 /** The status a framework's own client error (bad JSON, a body too large) carries, if it is a 4xx. */
@@ -244,7 +251,10 @@ function clientErrorStatus(err: unknown): number | undefined {
  * @category Errors
  */
 export function toErrorResponse(err: unknown): ErrorResponse {
-  if (isCaaError(err)) return { status: err.status, body: err.toJSON() };
+  if (isCaaError(err)) {
+    if (err.code === 'SCHEME_DOWNGRADE') return { status: err.status, body: err.toJSON(), headers: { 'accept-signature': CAA_V2_ACCEPT_SIGNATURE } };
+    return { status: err.status, body: err.toJSON() };
+  }
   const status = err instanceof Error ? clientErrorStatus(err) : undefined;
   if (status !== undefined) return { status, body: { message: 'invalid request' } };
   return { status: 500, body: { message: 'internal error' } };
@@ -267,6 +277,6 @@ export function toErrorResponse(err: unknown): ErrorResponse {
  * @category Errors
  */
 export function toFetchErrorResponse(err: unknown): Response {
-  const { status, body } = toErrorResponse(err);
-  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json; charset=utf-8' } });
+  const { status, body, headers } = toErrorResponse(err);
+  return new Response(JSON.stringify(body), { status, headers: { ...headers, 'content-type': 'application/json; charset=utf-8' } });
 }

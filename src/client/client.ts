@@ -796,6 +796,7 @@ class Client<U extends UserLike> implements CaaClient<U> {
     let clockRetried = false;
     let staleRetried = false;
     let networkRetried = false;
+    let schemeRetried = false;
     // Serialized once: every attempt sends, and signs, the same bytes.
     const bodyText = plan.body === undefined ? undefined : JSON.stringify(plan.body);
     let bodyBytes: Uint8Array<ArrayBuffer> | undefined;
@@ -815,8 +816,9 @@ class Client<U extends UserLike> implements CaaClient<U> {
       }
       if (plan.signal !== undefined) init.signal = plan.signal;
       const offsetAtSigning = this.#clock.offsetMs;
+      const signedWith = this.scheme;
       if (credentials !== null) {
-        if (this.scheme === 'caa-v2') {
+        if (signedWith === 'caa-v2') {
           // A fresh nonce and created for every attempt; the digest is of the very bytes sent.
           if (bodyText !== undefined) init.body = bodyBytes ??= encoder.encode(bodyText);
           Object.assign(
@@ -882,6 +884,21 @@ class Client<U extends UserLike> implements CaaClient<U> {
         this.#clock.offsetMs !== offsetAtSigning
       ) {
         clockRetried = true;
+        continue;
+      }
+      // A family that moved to caa-v2 refuses the legacy header (SCHEME_DOWNGRADE) and says so with
+      // Accept-Signature: under 'auto' (a client restored from saved credentials), move over and send once more.
+      if (
+        response.status === 400 &&
+        message === INVALID_SIGNATURE &&
+        credentials !== null &&
+        signedWith === 'caa' &&
+        this.#scheme === 'auto' &&
+        !schemeRetried &&
+        advertisesCaaV2(response.headers.get('accept-signature'))
+      ) {
+        schemeRetried = true;
+        this.#serverOffersV2 = true;
         continue;
       }
       // Signed with a pair that a refresh rotated away while the request was under way.

@@ -103,7 +103,8 @@ export function caaErrorHandler(options: CaaErrorHandlerOptions = {}): ErrorRequ
       next(err);
       return;
     }
-    const { status, body } = toErrorResponse(err);
+    const { status, body, headers } = toErrorResponse(err);
+    if (headers !== undefined) res.set(headers);
     if (status >= 500) {
       try {
         options.onServerError?.(err);

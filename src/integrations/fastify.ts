@@ -66,7 +66,8 @@ export interface CaaPluginOptions<U extends UserLike = UserLike, P = unknown> {
 
 /** Answers an error as JSON (the hook's own refusals, and the error handler's); 5xx reported first. */
 function answer(reply: FastifyReply, err: unknown, onServerError?: (err: unknown) => void): FastifyReply {
-  const { status, body } = toErrorResponse(err);
+  const { status, body, headers } = toErrorResponse(err);
+  if (headers !== undefined) void reply.headers(headers);
   if (status >= 500 && onServerError !== undefined) {
     try {
       onServerError(err);

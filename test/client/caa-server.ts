@@ -88,6 +88,12 @@ export interface LoggedRequest {
 }
 
 /** Off: only the legacy header. Accept: `caa-v2` verified too. Advertise: and said so on login and refresh. */
+/**
+ * The library judges only the legacy header here: this server checks caa-v2 with the test's own
+ * verifier and hands the library the equivalent legacy header (a legacy-only server when off).
+ */
+const LEGACY_ONLY = ['caa'] as const;
+
 export type CaaV2Mode = 'off' | 'accept' | 'advertise';
 
 export interface TestServerOptions {
@@ -252,7 +258,7 @@ export async function startCaaServer(options: TestServerOptions = {}): Promise<T
       }
       case 'GET /api/my': {
         const action = CAA_ACTIONS.fetchMyProfile;
-        const session = await authenticate(store, caller.request(action), action, { now, replayProtection: replay(replayProtection) });
+        const session = await authenticate(store, caller.request(action), action, { now, schemes: LEGACY_ONLY, replayProtection: replay(replayProtection) });
         const user = await users.findById(session.userId);
         if (user === null) return { status: 404, body: { message: 'user not found' } };
         return { status: 200, body: { user: toPublicUser(user) } };
@@ -260,31 +266,31 @@ export async function startCaaServer(options: TestServerOptions = {}): Promise<T
       case 'PUT /api/my': {
         // Echoes the body it verified, so that a test sees what the server parsed.
         const action = CAA_ACTIONS.updateMyProfile;
-        await authenticate(store, caller.request(action), action, { now, replayProtection: replay(replayProtection) });
+        await authenticate(store, caller.request(action), action, { now, schemes: LEGACY_ONLY, replayProtection: replay(replayProtection) });
         return { status: 200, body: { received: json(raw) } };
       }
       case 'POST /api/my/refresh-token': {
         if (options.refreshDelayMs !== undefined) await sleep(options.refreshDelayMs);
         const request = caller.request(CAA_ACTIONS.refreshToken);
-        return { status: 200, body: await refreshToken(store, users, request, { now, replayProtection: replay(true) }) };
+        return { status: 200, body: await refreshToken(store, users, request, { now, schemes: LEGACY_ONLY, replayProtection: replay(true) }) };
       }
       case 'DELETE /api/my/logout':
-        await revokeSession(store, caller.request(CAA_ACTIONS.logout), { now, replayProtection: replay(replayProtection) });
+        await revokeSession(store, caller.request(CAA_ACTIONS.logout), { now, schemes: LEGACY_ONLY, replayProtection: replay(replayProtection) });
         return { status: 200, body: { message: 'ok' } };
       case `GET ${MY_SESSIONS}`: {
         const action = CAA_ACTIONS.listMySessions;
-        const session = await authenticate(store, caller.request(action), action, { now, replayProtection: replay(replayProtection) });
+        const session = await authenticate(store, caller.request(action), action, { now, schemes: LEGACY_ONLY, replayProtection: replay(replayProtection) });
         return { status: 200, body: { sessions: await listSessions(store, session.userId, { now, current: session }) } };
       }
       case `DELETE ${MY_SESSIONS}`: {
         const action = CAA_ACTIONS.revokeMyOtherSessions;
-        const session = await authenticate(store, caller.request(action), action, { now, replayProtection: replay(true) });
+        const session = await authenticate(store, caller.request(action), action, { now, schemes: LEGACY_ONLY, replayProtection: replay(true) });
         return { status: 200, body: { message: 'ok', revoked: await revokeUserSessions(store, session.userId, { now, except: session }) } };
       }
       default: {
         if (req.method === 'DELETE' && path.startsWith(`${MY_SESSIONS}/`)) {
           const action = CAA_ACTIONS.revokeMySession;
-          const session = await authenticate(store, caller.request(action), action, { now, replayProtection: replay(true) });
+          const session = await authenticate(store, caller.request(action), action, { now, schemes: LEGACY_ONLY, replayProtection: replay(true) });
           const id = decodeURIComponent(path.slice(MY_SESSIONS.length + 1));
           if (await revokeUserSession(store, session.userId, id, { now })) return { status: 200, body: { message: 'ok' } };
           return { status: 404, body: { message: 'session not found' } };

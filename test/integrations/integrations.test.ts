@@ -278,6 +278,32 @@ describe.each(FRAMEWORKS)('caa-auth integration on %s', (framework) => {
     expect(still.status).toBe(200);
   });
 
+  it('a client restored from saved credentials under auto moves to caa-v2 when its session refuses the legacy header', async () => {
+    const first = createCaaClient({ baseUrl: app.baseUrl, scheme: 'caa-v2' });
+    await first.login(USER.mobile, PASSWORD);
+    await first.profile(); // the family has verified a caa-v2 request: no legacy header for it any more
+    const credentials = first.credentials;
+    if (credentials === null) throw new Error('no credentials');
+
+    const legacy = await call(app.baseUrl, 'GET', '/api/my', { authorization: sign(CAA_ACTIONS.fetchMyProfile, credentials) });
+    expect({ status: legacy.status, body: legacy.body }).toStrictEqual({ status: 400, body: { message: 'invalid signature' } });
+
+    const sent: string[] = [];
+    const restored = createCaaClient({
+      baseUrl: app.baseUrl,
+      credentials,
+      fetch: (input, init) => {
+        const headers = new Headers(init?.headers);
+        sent.push(headers.has('signature-input') ? 'caa-v2' : headers.has('authorization') ? 'caa' : 'none');
+        return fetch(input, init);
+      },
+    });
+    expect(restored.scheme).toBe('caa');
+    await expect(restored.profile()).resolves.toStrictEqual({ _id: 'u-1', name: 'Ann' });
+    expect(sent).toStrictEqual(['caa', 'caa-v2']);
+    expect(restored.scheme).toBe('caa-v2');
+  });
+
   if (framework === 'fastify') {
     it('authenticates before the body is parsed: an unsigned request with broken JSON is 400 invalid authorization', async () => {
       const reply = await call(app.baseUrl, 'POST', '/api/orders', { raw: '{"not json' });
