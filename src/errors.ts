@@ -5,6 +5,8 @@
  * @module errors
  */
 
+import { CAA_V2_ACCEPT_SIGNATURE } from './protocol/http-signatures/profile.js';
+
 /**
  * The four messages existing clients match on (spec §5), plus the one of a server-side fault.
  *
@@ -18,7 +20,6 @@
  *
  * @category Errors
  */
-import { CAA_V2_ACCEPT_SIGNATURE } from './protocol/http-signatures/profile.js';
 
 export const CAA_MESSAGES = {
   invalidAuthorization: 'invalid authorization',
