@@ -81,6 +81,7 @@ export type { CaaAuth, CaaAuthConfig } from './use-cases/create-caa-auth.js';
 export { listSessions, revokeUserSession, revokeUserSessions } from './use-cases/sessions.js';
 export type { ListSessionsOptions, RevokeUserSessionsOptions, SessionInfo, SessionRef } from './use-cases/sessions.js';
 export { readAuthorization } from './use-cases/request.js';
+export type { CaaScheme, CaaV2RequestLike, SchemeOptions } from './use-cases/caa-v2.js';
 export type { HeaderRecord, HeadersLike, RequestLike } from './use-cases/request.js';
 export { authenticate } from './use-cases/authenticate.js';
 export type { AuthenticateOptions } from './use-cases/authenticate.js';

@@ -60,7 +60,19 @@ export interface HeadersLike {
  *
  * @category Use cases
  */
-export type RequestLike = HeadersLike | { readonly headers: HeaderRecord | HeadersLike };
+export type RequestLike =
+  | HeadersLike
+  | {
+      readonly headers: HeaderRecord | HeadersLike;
+      /** For `caa-v2`: the method as sent. */
+      readonly method?: string | undefined;
+      /** For `caa-v2`: the request target as sent (`/api/my?lang=zh-CN`). */
+      readonly url?: string | undefined;
+      /** For `caa-v2`, Express: the target before routers rewrote `url`. */
+      readonly originalUrl?: string | undefined;
+      /** For `caa-v2`: the body's bytes as received (the integrations capture them). */
+      readonly rawBody?: Uint8Array | undefined;
+    };
 
 function isHeadersLike(value: object): value is HeadersLike {
   return typeof (value as { get?: unknown }).get === 'function';

@@ -46,7 +46,7 @@ describe('caa-v2 vectors (spec §5)', () => {
 
     it(`${v.name}: the test's own verifier agrees with the vector (K, base, HMAC)`, () => {
       expect(deriveKey(v.secretKey).toString('base64')).toBe(v.key);
-      expect(`${CAA_V2_LABEL}=:${hmacOf(v.base, v.secretKey)}:`).toBe(v.signature);
+      expect(`${CAA_V2_LABEL}=:${hmacOf(v.signatureBase, v.secretKey)}:`).toBe(v.signature);
     });
 
     it(`${v.name}: the same headers from the body as bytes`, async () => {
