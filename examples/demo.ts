@@ -5,13 +5,16 @@
  * profile with the new key; then a second device of the same user, the list of devices, "log out
  * other devices" from the first (the second's next request reports LOGGED_OUT and its client
  * forgets its credentials; the first works on) →
- * logout → the logged-out key is refused.
+ * logout → the logged-out key is refused. The laptop's client is on `scheme: 'auto'` and moves to
+ * caa-v2 (RFC 9421 signatures) because the server offers it; the phone's is on `scheme: 'caa'`, an
+ * app version from before caa-v2, and keeps the legacy header: one server takes both.
  *
- * Every step prints the request that went over the wire and its status. Secrets are masked.
+ * Every step prints the request that went over the wire, its status and the scheme it was signed
+ * with. Secrets are masked.
  * Exits 0 when every step behaved as the spec says, 1 otherwise.
  */
 
-import { CAA_ACTIONS, MemoryStore, signCaaHeader, type PublicUser } from 'caa-auth';
+import { CAA_ACTIONS, MemoryStore, signCaaHeader, signCaaV2Request, type PublicUser } from 'caa-auth';
 import {
   CAA_PATHS,
   createCaaClient,
@@ -45,6 +48,13 @@ interface Exchange {
   method: string;
   path: string;
   status: number;
+  /** What the request was signed with, read from its headers; none for a login. */
+  scheme: 'caa' | 'caa-v2' | undefined;
+}
+
+function schemeOf(headers: Headers): Exchange['scheme'] {
+  if (headers.has('signature-input')) return 'caa-v2';
+  return headers.has('authorization') ? 'caa' : undefined;
 }
 
 const app = await buildApp({ store: new MemoryStore(), users: await createDemoUsers(), logger: false });
@@ -56,13 +66,17 @@ let exchanges: Exchange[] = [];
 /** `fetch` that also records each request line and status, so each step can show them. */
 const recordingFetch: FetchLike = async (input, init) => {
   const response = await fetch(input, init);
-  exchanges.push({ method: init.method ?? 'GET', path: new URL(input).pathname, status: response.status });
+  const scheme = schemeOf(new Headers(init.headers));
+  exchanges.push({ method: init.method ?? 'GET', path: new URL(input).pathname, status: response.status, scheme });
   return response;
 };
 
-/** The demo user's two devices: each its own client, logged in with its own device name. */
+/**
+ * The demo user's two devices: each its own client, logged in with its own device name. The laptop
+ * runs a new app ('auto': caa-v2 once the server offers it), the phone an old one (the legacy header).
+ */
 const client = createCaaClient({ baseUrl, fetch: recordingFetch });
-const phone = createCaaClient({ baseUrl, fetch: recordingFetch });
+const phone = createCaaClient({ baseUrl, fetch: recordingFetch, scheme: 'caa' });
 
 /** A device of the list as one line: its name, where it logged in from, and whether it is the caller. */
 function describeSession(session: SessionInfo): string {
@@ -71,10 +85,14 @@ function describeSession(session: SessionInfo): string {
   return `${String(device ?? '?')} (${String(userAgent ?? '?')}, ${String(ip ?? '?')}), signed in ${since} UTC${session.current ? '  ← this device' : ''}`;
 }
 
-/** A profile request signed by hand (what any client does), for a pair the client no longer holds. */
+/** A profile request signed by hand as the laptop signs (what any client does), for a pair the client no longer holds. */
 async function profileSignedWith(pair: CaaClientCredentials): Promise<{ status: number; body: unknown }> {
-  const authorization = signCaaHeader({ action: CAA_ACTIONS.fetchMyProfile, apiKey: pair.apiKey, secretKey: pair.secretKey });
-  const response = await recordingFetch(`${baseUrl}${CAA_PATHS.fetchMyProfile}`, { method: 'GET', headers: { authorization } });
+  const url = `${baseUrl}${CAA_PATHS.fetchMyProfile}`;
+  const headers =
+    client.scheme === 'caa-v2'
+      ? { ...signCaaV2Request({ method: 'GET', url, apiKey: pair.apiKey, secretKey: pair.secretKey }) }
+      : { authorization: signCaaHeader({ action: CAA_ACTIONS.fetchMyProfile, apiKey: pair.apiKey, secretKey: pair.secretKey }) };
+  const response = await recordingFetch(url, { method: 'GET', headers });
   return { status: response.status, body: await response.json() };
 }
 
@@ -101,15 +119,17 @@ const steps: ReadonlyArray<readonly [title: string, run: () => Promise<string[]>
       original = held();
       check(body.user.name === DEMO_PROFILE.name, `user ${DEMO_PROFILE.name}`);
       check(!('password' in body.user) && !('mobile' in body.user), 'no password or mobile in the response');
+      check(client.scheme === 'caa-v2', `the laptop on caa-v2, got ${client.scheme}`);
       const hours = Math.round((body.expireIn - Date.now()) / 3_600_000);
       return [
         `apiKey ${mask(body.apiKey)}  secretKey ${mask(body.secretKey)}  userId ${body.userId}`,
         `session expires ${new Date(body.expireIn).toISOString()} (in ${hours} h)`,
+        `laptop signs with caa-v2 (RFC 9421 Signature-Input/Signature): its client is on 'auto' and the server offered it (Accept-Signature)`,
       ];
     },
   ],
   [
-    'read the profile (signed with client:my:fetch-my-profile)',
+    'read the profile',
     async () => {
       const user = await fetchProfile();
       check(user._id === DEMO_PROFILE._id, `user ${DEMO_PROFILE._id}`);
@@ -117,7 +137,7 @@ const steps: ReadonlyArray<readonly [title: string, run: () => Promise<string[]>
     },
   ],
   [
-    'refresh the token (signed with client:my:refresh-token)',
+    'refresh the token',
     async () => {
       const body = await client.refresh();
       rotated = held();
@@ -154,11 +174,17 @@ const steps: ReadonlyArray<readonly [title: string, run: () => Promise<string[]>
     async () => {
       const body = await phone.login(DEMO_MOBILE, DEMO_PASSWORD, { device: 'phone' });
       check(body.userId === DEMO_PROFILE._id, `user ${DEMO_PROFILE._id}`);
-      return [`phone: apiKey ${mask(body.apiKey)}, a session of its own`];
+      check(phone.scheme === 'caa', `the phone on caa, got ${phone.scheme}`);
+      const user = await phone.profile();
+      check(user._id === DEMO_PROFILE._id, `user ${DEMO_PROFILE._id}`);
+      return [
+        `phone: apiKey ${mask(body.apiKey)}, a session of its own`,
+        `phone signs with caa (the legacy Authorization: Caa header): an app from before caa-v2, scheme 'caa'`,
+      ];
     },
   ],
   [
-    'list the devices, from the laptop (signed with client:my:list-sessions)',
+    'list the devices, from the laptop',
     async () => {
       const sessions = await client.sessions();
       const devices = sessions.map((session) => [session.metadata.device, session.current]);
@@ -167,7 +193,7 @@ const steps: ReadonlyArray<readonly [title: string, run: () => Promise<string[]>
     },
   ],
   [
-    'log out other devices, from the laptop (signed with client:my:revoke-other-sessions)',
+    'log out other devices, from the laptop',
     async () => {
       const revoked = await client.logoutOtherDevices();
       check(revoked === 1, `1 session revoked, got ${revoked}`);
@@ -195,7 +221,7 @@ const steps: ReadonlyArray<readonly [title: string, run: () => Promise<string[]>
     },
   ],
   [
-    'log out (signed with client:my:logout)',
+    'log out',
     async () => {
       await client.logout();
       check(client.credentials === null, 'the client to drop its credentials');
@@ -226,7 +252,7 @@ try {
     } catch (err) {
       error = err;
     }
-    for (const { method, path, status } of exchanges) console.log(`   ${method} ${path} → ${status}`);
+    for (const { method, path, status, scheme } of exchanges) console.log(`   ${method} ${path} → ${status}${scheme === undefined ? '' : `  (${scheme})`}`);
     if (error === undefined) {
       for (const line of lines) console.log(`   ${line}`);
       console.log('   ✓ as expected\n');
