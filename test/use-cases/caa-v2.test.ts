@@ -653,6 +653,16 @@ describe.each(kinds)('caa-v2 on $name', (kind: StoreKind) => {
       const next = pairOf(await auth.refreshToken(s.v2(pair, REFRESH)));
       await expect(auth.revokeSession(s.v2(next, LOGOUT))).resolves.toMatchObject({ apiKey: next.apiKey });
     });
+
+    it("after a rollback to ['caa'], a family that moved can sign nothing until a new login (as the README warns)", async () => {
+      const { s, auth, pair } = await configured();
+      await auth.authenticate(s.v2(pair, PROFILE), CAA_ACTIONS.fetchMyProfile);
+      const rolledBack = createCaaAuth<User>({ store: s.store, users: s.users, now: s.clock.now, schemes: ['caa'] });
+      await refused(rolledBack.authenticate(s.legacy(pair, PROFILE), CAA_ACTIONS.fetchMyProfile), SCHEME_DOWNGRADE);
+      await refused(rolledBack.authenticate(s.v2(pair, PROFILE), CAA_ACTIONS.fetchMyProfile), INVALID_AUTHORIZATION);
+      const again = await s.login();
+      await expect(rolledBack.authenticate(s.legacy(again, PROFILE), CAA_ACTIONS.fetchMyProfile)).resolves.toMatchObject({ apiKey: again.apiKey });
+    });
   });
 
   describe('request shapes', () => {
