@@ -62,6 +62,8 @@ export interface NodeStyleRequest {
   readonly url: string;
   readonly headers: Record<string, string>;
   readonly rawBody?: Uint8Array;
+  /** Node's header lines as received (name, value, …), where a test needs one sent twice. */
+  readonly rawHeaders?: readonly string[];
 }
 
 /** `created` for the clock reading `now` (ms): the second it falls in. */
@@ -107,6 +109,12 @@ export function v2Request(pair: Pair, endpoint: Endpoint, now: number, sign: Sig
 /** The same request with `signature-input` changed by `edit` after signing (a tampered parameter). */
 export function withSignatureInput(req: NodeStyleRequest, edit: (value: string) => string): NodeStyleRequest {
   return { ...req, headers: { ...req.headers, 'signature-input': edit(req.headers['signature-input'] ?? '') } };
+}
+
+/** The same request as Node hands it over when `name` was sent on two lines: `headers` keeps the first, `rawHeaders` both. */
+export function withHeaderTwice(req: NodeStyleRequest, name: string, value: string): NodeStyleRequest {
+  const rawHeaders = Object.entries(req.headers).flatMap(([key, line]) => [key, line]);
+  return { ...req, headers: { ...req.headers, [name]: value }, rawHeaders: [...rawHeaders, name, value, name, value] };
 }
 
 /** A legacy request (`Authorization: Caa`) for `endpoint` signed with `pair` at `timestamp` (ms). */
