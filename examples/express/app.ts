@@ -6,7 +6,7 @@
 
 import expressDefault, { type Express } from 'express';
 import { createCaaAuth, type CaaAuthConfig, type SessionStore } from 'caa-auth';
-import { caaErrorHandler, caaRoutes } from 'caa-auth/express';
+import { captureRawBody, caaErrorHandler, caaRoutes } from 'caa-auth/express';
 import { MAX_BODY_BYTES, NOT_FOUND } from '../shared/http.js';
 import { unexpectedErrorLine } from '../shared/log.js';
 import { checkLogin, type DemoUser, type DemoUsers } from '../shared/users.js';
@@ -26,7 +26,8 @@ export function createApp({ store, users, testRoutes = false, authOptions = {}, 
   const auth = createCaaAuth({ ...authOptions, store, users });
   const app = express();
   app.disable('x-powered-by');
-  app.use(express.json({ limit: MAX_BODY_BYTES }));
+  // The raw bytes kept too: a caa-v2 request's Content-Digest is checked against them.
+  app.use(express.json({ limit: MAX_BODY_BYTES, verify: captureRawBody }));
 
   // Login (through the app's password check), profile, refresh, logout, and the session endpoints.
   caaRoutes(app, auth, { verifyLogin: (body) => checkLogin(users, body) });

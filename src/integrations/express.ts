@@ -117,6 +117,28 @@ export function caaErrorHandler(options: CaaErrorHandlerOptions = {}): ErrorRequ
 }
 
 /**
+ * Keeps the raw bytes of a request body on `req.rawBody`, for `caa-v2`'s `Content-Digest`: pass it
+ * as the `verify` option of Express's body parsers, which call it with the bytes before parsing.
+ *
+ * @param req - The request being parsed.
+ * @param _res - The response (unused).
+ * @param bytes - The body's bytes as received.
+ *
+ * @example
+ * ```ts
+ * import express from 'express';
+ * import { captureRawBody } from 'caa-auth/express';
+ *
+ * app.use(express.json({ limit: '16kb', verify: captureRawBody }));
+ * ```
+ *
+ * @category Integrations
+ */
+export function captureRawBody(req: object, _res: unknown, bytes: Buffer): void {
+  (req as { rawBody?: Uint8Array }).rawBody = bytes;
+}
+
+/**
  * The part of an Express app or router {@link caaRoutes} mounts on.
  *
  * @category Integrations

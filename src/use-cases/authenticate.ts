@@ -23,7 +23,7 @@ import {
 } from '../stores/session-store.js';
 import { parseCaaV2Signature } from '../protocol/http-signatures/signature-input.js';
 import { assertCaaV2Window } from '../protocol/http-signatures/verify.js';
-import { accepts, assertCaaV2Signature, assertContentDigest, caaV2Headers, caaV2Parts, carriesCaaV2, type CaaScheme, type SchemeOptions } from './caa-v2.js';
+import { accepts, assertCaaV2Signature, assertContentDigest, caaV2Headers, caaV2Parts, carriesAuthorization, carriesCaaV2, type CaaScheme, type SchemeOptions } from './caa-v2.js';
 import { emit, reportFailure, type EventOptions } from './events.js';
 import {
   DEFAULT_GRACE_MS,
@@ -164,7 +164,7 @@ async function verifyCaaV2Request(store: SessionStore, req: RequestLike, options
   const now = (options.now ?? Date.now)();
   const { signatureInput, signature } = caaV2Headers(req);
   const sig = parseCaaV2Signature(signatureInput, signature);
-  if (readAuthorization(req) !== undefined) throw new CaaError('AMBIGUOUS_CREDENTIALS');
+  if (carriesAuthorization(req)) throw new CaaError('AMBIGUOUS_CREDENTIALS');
   assertCaaV2Window(sig, { now, skewMs: options.skewMs ?? DEFAULT_SKEW_MS });
   const record = foundRecord(await lookupIn(store, sig.keyid, now), now, maxLifetimeOf(options));
   const parts = caaV2Parts(req, options);

@@ -112,6 +112,22 @@ export function carriesCaaV2(req: RequestLike): boolean {
   return headerOf(req, 'signature-input') !== undefined || headerOf(req, 'signature') !== undefined;
 }
 
+/**
+ * True when a request carries an `Authorization` header at all, however many lines of it (a
+ * caa-v2 request beside it is ambiguous, whatever the header says). @internal
+ */
+export function carriesAuthorization(req: RequestLike): boolean {
+  if (typeof req !== 'object' || req === null) return false;
+  if (headerOf(req, 'authorization') !== undefined) return true;
+  const raw = (req as { rawHeaders?: unknown; raw?: { rawHeaders?: unknown } }).rawHeaders ?? (req as { raw?: { rawHeaders?: unknown } }).raw?.rawHeaders;
+  if (!Array.isArray(raw)) return false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name: unknown = raw[i];
+    if (typeof name === 'string' && name.toLowerCase() === 'authorization') return true;
+  }
+  return false;
+}
+
 /** The two signature headers of a request. @internal */
 export function caaV2Headers(req: RequestLike): { signatureInput: string | undefined; signature: string | undefined } {
   return { signatureInput: headerOf(req, 'signature-input'), signature: headerOf(req, 'signature') };
