@@ -206,8 +206,10 @@ export function printGroup(result: BenchGroupResult): void {
     }),
   );
   for (const target of result.targets) {
-    const verdict = target.met ? 'MET' : 'NOT MET';
-    console.log(`target ${target.description}: ${target.ratio.toFixed(2)}× (limit ${target.maxRatio}×): ${verdict}`);
+    const verdict = target.met ? 'MET' : `MISSED by ${((target.ratio / target.maxRatio - 1) * 100).toFixed(0)} %`;
+    const rounds = result.tasks.find((task) => task.name === target.task)?.costRatios[target.baseline];
+    const range = rounds === undefined ? '' : ` [rounds ${rounds.min.toFixed(2)}–${rounds.max.toFixed(2)}×]`;
+    console.log(`target ${target.description}: ${target.ratio.toFixed(2)}×${range} (limit ${target.maxRatio}×): ${verdict}`);
   }
 }
 
