@@ -130,7 +130,7 @@ async function plugin(app: FastifyInstance, options: CaaPluginOptions): Promise<
   app.decorate('caaAuth', (action: string, hookOptions?: { replayProtection?: boolean }) => hook(auth, action, hookOptions ?? {}, onServerError));
   // caa-v2 requests with a body: their bytes kept on request.rawBody (for Content-Digest), then checked.
   app.addHook('preParsing', async (request, _reply, payload) => {
-    if (!carriesCaaV2(request)) return payload;
+    if (!carriesCaaV2(request) || !hasBody(request)) return payload;
     const limit = app.initialConfig.bodyLimit ?? DEFAULT_BODY_LIMIT;
     const chunks: Buffer[] = [];
     let size = 0;

@@ -21,9 +21,10 @@ import {
   type UseResult,
   type VerifiedUse,
 } from '../stores/session-store.js';
-import { parseCaaV2Signature } from '../protocol/http-signatures/signature-input.js';
+import type { CaaV2RequestParts } from '../protocol/http-signatures/signature-base.js';
+import { parseCaaV2Signature, type CaaV2Signature } from '../protocol/http-signatures/signature-input.js';
 import { assertCaaV2Window } from '../protocol/http-signatures/verify.js';
-import { accepts, assertCaaV2Signature, assertContentDigest, caaV2Headers, caaV2Parts, carriesAuthorization, carriesCaaV2, type CaaScheme, type SchemeOptions } from './caa-v2.js';
+import { accepts, assertCaaV2Signature, assertContentDigest, caaV2Headers, caaV2Parts, carriesAuthorization, carriesCaaV2, needsContentDigest, type CaaScheme, type SchemeOptions } from './caa-v2.js';
 import { emit, reportFailure, type EventOptions } from './events.js';
 import {
   DEFAULT_GRACE_MS,
@@ -160,15 +161,36 @@ function verified(
  * session → body digest → HMAC; the replay marker and the downgrade mark go with the store call
  * that follows.
  */
-async function verifyCaaV2Request(store: SessionStore, req: RequestLike, options: ClockOptions & LifetimeOptions & SchemeOptions): Promise<VerifiedRequest> {
+function verifyCaaV2Request(
+  store: SessionStore,
+  req: RequestLike,
+  options: ClockOptions & LifetimeOptions & SchemeOptions,
+): VerifiedRequest | Promise<VerifiedRequest> {
   const now = (options.now ?? Date.now)();
   const { signatureInput, signature } = caaV2Headers(req);
   const sig = parseCaaV2Signature(signatureInput, signature);
   if (carriesAuthorization(req)) throw new CaaError('AMBIGUOUS_CREDENTIALS');
   assertCaaV2Window(sig, { now, skewMs: options.skewMs ?? DEFAULT_SKEW_MS });
-  const record = foundRecord(await lookupIn(store, sig.keyid, now), now, maxLifetimeOf(options));
+  // Synchronous while it can be (a store with lookupSync, no body to digest), as the legacy path is.
+  const found = lookupIn(store, sig.keyid, now);
+  if (found instanceof Promise) return found.then((result) => verifiedCaaV2(result, sig, req, options, now));
+  return verifiedCaaV2(found, sig, req, options, now);
+}
+
+function verifiedCaaV2(
+  found: LookupResult,
+  sig: CaaV2Signature,
+  req: RequestLike,
+  options: ClockOptions & LifetimeOptions & SchemeOptions,
+  now: number,
+): VerifiedRequest | Promise<VerifiedRequest> {
+  const record = foundRecord(found, now, maxLifetimeOf(options));
   const parts = caaV2Parts(req, options);
-  await assertContentDigest(sig, parts, req);
+  if (needsContentDigest(sig, parts)) return assertContentDigest(sig, parts, req).then(() => signedCaaV2(sig, parts, record, now));
+  return signedCaaV2(sig, parts, record, now);
+}
+
+function signedCaaV2(sig: CaaV2Signature, parts: CaaV2RequestParts, record: SessionRecord, now: number): VerifiedRequest {
   assertCaaV2Signature(sig, parts, record.secretKey);
   return { credentials: { apiKey: sig.keyid, timestamp: sig.created * 1000, signature: '' }, record, now, scheme: 'caa-v2', nonce: sig.nonce };
 }

@@ -7,13 +7,14 @@
  * @module use-cases/caa-v2
  */
 
+import { hash } from 'node:crypto';
 import { CaaError } from '../errors.js';
 import { deriveCaaV2Key } from '../protocol/http-signatures/key.js';
 import { checkContentDigest, requiresContentDigest } from '../protocol/http-signatures/content-digest.js';
 import { requestPartsFromFetch, requestPartsFromTarget } from '../protocol/http-signatures/request-parts.js';
 import type { CaaV2RequestParts } from '../protocol/http-signatures/signature-base.js';
 import type { CaaV2Signature } from '../protocol/http-signatures/signature-input.js';
-import { verifyCaaV2Signature } from '../protocol/http-signatures/verify.js';
+import { buildCaaV2SignatureBase } from '../protocol/http-signatures/signature-base.js';
 import type { HeaderRecord, RequestLike } from './request.js';
 
 /**
@@ -175,25 +176,66 @@ export async function assertContentDigest(sig: CaaV2Signature, parts: CaaV2Reque
   if (!checkContentDigest(parts.header('content-digest'), await rawBodyOf(req))) throw new CaaError('DIGEST_MISMATCH');
 }
 
-/** Derived keys by secretKey: one HKDF per session, not per request. Bounded, oldest out first. */
-const derivedKeys = new Map<string, Buffer>();
-const MAX_DERIVED_KEYS = 4096;
-
-function derivedKey(secretKey: string): Buffer {
-  let key = derivedKeys.get(secretKey);
-  if (key !== undefined) return key;
-  key = deriveCaaV2Key(secretKey);
-  if (derivedKeys.size >= MAX_DERIVED_KEYS) {
-    const oldest = derivedKeys.keys().next();
-    if (oldest.done !== true) derivedKeys.delete(oldest.value);
-  }
-  derivedKeys.set(secretKey, key);
-  return key;
+/**
+ * The HMAC pads of a derived key (RFC 2104: the key XOR ipad, and XOR opad with room for the inner
+ * hash), by secretKey: one HKDF per session, not per request, and each request's HMAC is two
+ * one-shot SHA-256 calls (creating an Hmac object costs more than hashing the base). Bounded,
+ * oldest out first.
+ */
+interface HmacPads {
+  readonly inner: Buffer;
+  readonly outer: Buffer;
 }
+const hmacPads = new Map<string, HmacPads>();
+const MAX_DERIVED_KEYS = 4096;
+const SHA256_BLOCK = 64;
+const SHA256_BYTES = 32;
+
+function padsOf(secretKey: string): HmacPads {
+  let pads = hmacPads.get(secretKey);
+  if (pads !== undefined) return pads;
+  const key = deriveCaaV2Key(secretKey);
+  const inner = Buffer.alloc(SHA256_BLOCK, 0x36);
+  const outer = Buffer.alloc(SHA256_BLOCK + SHA256_BYTES, 0x5c);
+  for (let i = 0; i < key.length; i++) {
+    inner[i] = (inner[i] ?? 0) ^ (key[i] ?? 0);
+    outer[i] = (outer[i] ?? 0) ^ (key[i] ?? 0);
+  }
+  key.fill(0);
+  pads = { inner, outer };
+  if (hmacPads.size >= MAX_DERIVED_KEYS) {
+    const oldest = hmacPads.keys().next();
+    if (oldest.done !== true) hmacPads.delete(oldest.value);
+  }
+  hmacPads.set(secretKey, pads);
+  return pads;
+}
+
+/** Scratch for the inner hash's input (ipad + base) and the outer one's (opad + inner hash). */
+const INNER_INPUT = Buffer.allocUnsafe(SHA256_BLOCK + 65_536);
+const OUTER_INPUT = Buffer.allocUnsafe(SHA256_BLOCK + SHA256_BYTES);
 
 /** The HMAC check, constant-time. @internal */
 export function assertCaaV2Signature(sig: CaaV2Signature, parts: CaaV2RequestParts, secretKey: string): void {
-  if (!verifyCaaV2Signature(sig, parts, derivedKey(secretKey))) throw new CaaError('SIGNATURE_MISMATCH');
+  // The base is ASCII (buildCaaV2SignatureBase refuses anything else), so latin1 writes its bytes.
+  const base = buildCaaV2SignatureBase(sig, parts);
+  const pads = padsOf(secretKey);
+  if (base.length > INNER_INPUT.length - SHA256_BLOCK) throw new CaaError('INVALID_AUTHORIZATION');
+  pads.inner.copy(INNER_INPUT, 0);
+  const written = INNER_INPUT.write(base, SHA256_BLOCK, 'latin1');
+  const innerHash = hash('sha256', INNER_INPUT.subarray(0, SHA256_BLOCK + written), 'buffer');
+  pads.outer.copy(OUTER_INPUT, 0, 0, SHA256_BLOCK);
+  innerHash.copy(OUTER_INPUT, SHA256_BLOCK);
+  const mac = hash('sha256', OUTER_INPUT, 'buffer');
+  const given = sig.signature;
+  let diff = given.length ^ SHA256_BYTES;
+  for (let i = 0; i < SHA256_BYTES; i++) diff |= (mac[i] ?? 0) ^ (given[i] ?? 0);
+  if (diff !== 0) throw new CaaError('SIGNATURE_MISMATCH');
+}
+
+/** Whether the digest check has anything to do (else the caller stays synchronous). @internal */
+export function needsContentDigest(sig: CaaV2Signature, parts: CaaV2RequestParts): boolean {
+  return sig.components.includes('content-digest') || requiresContentDigest(parts);
 }
 
 /** Which schemes are on. @internal */

@@ -113,6 +113,64 @@ export function serializeSignatureParams(
   return out;
 }
 
+/*
+ * The fast path: the `caa` member exactly as the profile's signers write it (caa-auth/client,
+ * signCaaV2Request: the four required components, content-digest optional, then created, nonce,
+ * keyid, alg, tag, nothing else, and a lone 32-byte signature) is read by a few fixed-string
+ * compares and one byte scan. Anything else — another order, another label beside it, spaces,
+ * `expires` — goes to the general RFC 8941 parser below, which accepts exactly what this does
+ * and more; this path only refuses by handing over.
+ */
+const FP_PREFIX = 'caa=("@method" "@authority" "@path" "@query"';
+const FP_DIGEST = ' "content-digest"';
+const FP_REQUIRED: readonly string[] = Object.freeze(['@method', '@authority', '@path', '@query']);
+const FP_WITH_DIGEST: readonly string[] = Object.freeze(['@method', '@authority', '@path', '@query', 'content-digest']);
+const FP_TAIL = '";alg="hmac-sha256";tag="caa-v2"';
+const FP_CLASS = new Uint8Array(256);
+for (let c = 0x20; c < 0x7f; c++) if (c !== 0x22 && c !== 0x5c) FP_CLASS[c] = (FP_CLASS[c] ?? 0) | 2;
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_') FP_CLASS[c.charCodeAt(0)] = (FP_CLASS[c.charCodeAt(0)] ?? 0) | 1;
+const FP_SIG = new Uint8Array(256);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/') FP_SIG[c.charCodeAt(0)] = 1;
+const FP_BYTES = new Uint8Array(MAX_SIGNATURE_INPUT_LENGTH * 3);
+const FP_ENCODER = new TextEncoder();
+function fastPath(input: string, signature: string): CaaV2Signature | undefined {
+  if (input.slice(0, FP_PREFIX.length) !== FP_PREFIX) return undefined;
+  let pos = FP_PREFIX.length;
+  let components = FP_REQUIRED;
+  if (input.slice(pos, pos + FP_DIGEST.length) === FP_DIGEST) { pos += FP_DIGEST.length; components = FP_WITH_DIGEST; }
+  if (input.slice(pos, pos + 10) !== ');created=') return undefined;
+  const { written } = FP_ENCODER.encodeInto(input, FP_BYTES);
+  if (written !== input.length) return undefined;
+  pos += 10;
+  let created = 0;
+  const d0 = pos;
+  while (pos < written && (FP_BYTES[pos] ?? 0) >= 48 && (FP_BYTES[pos] ?? 0) <= 57) created = created * 10 + ((FP_BYTES[pos++] ?? 0) - 48);
+  if (pos === d0 || pos - d0 > 15 || (FP_BYTES[d0] === 48 && pos - d0 > 1)) return undefined;
+  if (input.slice(pos, pos + 8) !== ';nonce="') return undefined;
+  pos += 8;
+  const n0 = pos;
+  while (pos < written && ((FP_CLASS[FP_BYTES[pos] ?? 0] ?? 0) & 1) !== 0) pos++;
+  const n1 = pos;
+  if (pos < written && FP_BYTES[pos] === EQUALS) { pos++; if (pos < written && FP_BYTES[pos] === EQUALS) pos++; }
+  if (pos - n0 > MAX_NONCE_LENGTH || n1 - n0 < MIN_NONCE_LENGTH) return undefined;
+  const nonce = input.slice(n0, pos);
+  if (input.slice(pos, pos + 9) !== '";keyid="') return undefined;
+  pos += 9;
+  const k0 = pos;
+  while (pos < written && ((FP_CLASS[FP_BYTES[pos] ?? 0] ?? 0) & 2) !== 0) pos++;
+  if (pos === k0 || written !== pos + FP_TAIL.length || input.slice(pos) !== FP_TAIL) return undefined;
+  const keyid = input.slice(k0, pos);
+  if (signature.length !== 50 || signature.slice(0, 5) !== 'caa=:' || signature.slice(48) !== '=:') return undefined;
+  if (FP_ENCODER.encodeInto(signature, FP_BYTES).written !== 50) return undefined;
+  let bad = 0;
+  for (let i = 5; i < 48; i++) bad |= (FP_SIG[FP_BYTES[i] ?? 0] ?? 0) ^ 1;
+  if (bad !== 0) return undefined;
+  const bytes = Buffer.from(signature.slice(5, 49), 'base64');
+  if (bytes.length !== CAA_V2_SIGNATURE_BYTES) return undefined;
+  return { components: [...components], created, nonce, keyid, signatureParams: input.slice(4), signature: new Uint8Array(bytes) };
+}
+
+
 /**
  * Parses the `caa` member of `Signature-Input` and of `Signature` (spec §1); members of other
  * labels are parsed as RFC 8941 asks, then ignored.
@@ -149,10 +207,13 @@ export function serializeSignatureParams(
  *
  * @category Protocol
  */
+
 export function parseCaaV2Signature(signatureInput: string | undefined, signature: string | undefined): CaaV2Signature {
   // The caps first: nothing below runs on an oversized value.
   if (typeof signatureInput !== 'string' || signatureInput.length > MAX_SIGNATURE_INPUT_LENGTH) invalid();
   if (typeof signature !== 'string' || signature.length > MAX_SIGNATURE_LENGTH) invalid();
+  const fast = fastPath(signatureInput, signature);
+  if (fast !== undefined) return fast;
 
   const inputs = parseDictionary(signatureInput);
   if (inputs === undefined) invalid();
