@@ -116,8 +116,9 @@ export function verifyRequest(
   action: string,
   options: ClockOptions & LifetimeOptions & SchemeOptions,
 ): VerifiedRequest | Promise<VerifiedRequest> {
-  if (options.schemes !== undefined || carriesCaaV2(req)) {
-    if (carriesCaaV2(req) && accepts(options, 'caa-v2')) return verifyCaaV2Request(store, req, options);
+  const v2 = carriesCaaV2(req);
+  if (v2 || options.schemes !== undefined) {
+    if (v2 && accepts(options, 'caa-v2')) return verifyCaaV2Request(store, req, options);
     if (!accepts(options, 'caa')) throw new CaaError('INVALID_AUTHORIZATION');
   }
   const now = (options.now ?? Date.now)();

@@ -110,6 +110,13 @@ function headerOf(req: object, name: string): string | undefined {
 /** True when a request carries `caa-v2` headers (`Signature-Input` or `Signature`). @internal */
 export function carriesCaaV2(req: RequestLike): boolean {
   if (typeof req !== 'object' || req === null) return false;
+  const headers: unknown = (req as { headers?: unknown }).headers;
+  // The legacy hot path: a plain header record (Node, Express, Fastify) is two property reads. An
+  // inherited property can only send a request to the caa-v2 checks, which then refuse it.
+  if (typeof headers === 'object' && headers !== null && typeof (headers as { get?: unknown }).get !== 'function') {
+    const record = headers as Record<string, unknown>;
+    return record['signature-input'] !== undefined || record.signature !== undefined;
+  }
   return headerOf(req, 'signature-input') !== undefined || headerOf(req, 'signature') !== undefined;
 }
 
