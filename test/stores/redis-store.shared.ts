@@ -246,7 +246,7 @@ export function describeRedisStoreSpecifics(name: string, driver: RedisDriver, s
     it('refuses a prefix with a brace, which would break the hash tag', () => {
       for (const prefix of ['app{x}:', 'app{', 'app}']) {
         expect(() => new RedisStore({ client: connection.client, prefix })).toThrow(
-          new TypeError('RedisStore: prefix must not contain { or }'),
+          new TypeError('RedisStore: prefix must be a string without { or }'),
         );
       }
     });
