@@ -8,7 +8,7 @@
 
 import { toErrorResponse, type CaaAuth, type Session, type UserLike } from 'caa-auth';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
-import { caaRouteTable, type CaaRoutesOptions } from './routes.js';
+import { caaRouteTable, reportServerError, type CaaRoutesOptions } from './routes.js';
 
 export { LOGIN_FAILED, SESSION_NOT_FOUND, caaRouteTable, defaultLoginMetadata } from './routes.js';
 export type { CaaRoute, CaaRouteAnswer, CaaRouteInput, CaaRoutesOptions } from './routes.js';
@@ -105,13 +105,7 @@ export function caaErrorHandler(options: CaaErrorHandlerOptions = {}): ErrorRequ
     }
     const { status, body, headers } = toErrorResponse(err);
     if (headers !== undefined) res.set(headers);
-    if (status >= 500) {
-      try {
-        options.onServerError?.(err);
-      } catch {
-        // A logger that throws must not change the answer.
-      }
-    }
+    reportServerError(options.onServerError, err, status);
     res.status(status).json(body);
   };
 }

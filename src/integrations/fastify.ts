@@ -10,10 +10,10 @@
  * @module caa-auth/fastify
  */
 
-import { toErrorResponse, type CaaAuth, type Session, type UserLike } from 'caa-auth';
+import { requiresContentDigest, toErrorResponse, type CaaAuth, type Session, type UserLike } from 'caa-auth';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { Readable } from 'node:stream';
-import { caaRouteTable, type CaaRoutesOptions } from './routes.js';
+import { caaRouteTable, reportServerError, type CaaRoutesOptions } from './routes.js';
 
 export { LOGIN_FAILED, SESSION_NOT_FOUND, caaRouteTable, defaultLoginMetadata } from './routes.js';
 export type { CaaRoute, CaaRouteAnswer, CaaRouteInput, CaaRoutesOptions } from './routes.js';
@@ -68,13 +68,7 @@ export interface CaaPluginOptions<U extends UserLike = UserLike, P = unknown> {
 function answer(reply: FastifyReply, err: unknown, onServerError?: (err: unknown) => void): FastifyReply {
   const { status, body, headers } = toErrorResponse(err);
   if (headers !== undefined) void reply.headers(headers);
-  if (status >= 500 && onServerError !== undefined) {
-    try {
-      onServerError(err);
-    } catch {
-      // A logger that throws must not change the answer.
-    }
-  }
+  reportServerError(onServerError, err, status);
   return reply.code(status).type('application/json; charset=utf-8').send(body);
 }
 
@@ -94,10 +88,14 @@ function carriesCaaV2(request: FastifyRequest): boolean {
   return request.headers['signature-input'] !== undefined || request.headers.signature !== undefined;
 }
 
-/** The request has a body (RFC 9112: a Content-Length above 0, or any Transfer-Encoding). */
+/** The request has a body, as the profile counts one (a Content-Length above 0, or any Transfer-Encoding). */
 function hasBody(request: FastifyRequest): boolean {
-  const length = request.headers['content-length'];
-  return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0' && length.trim() !== '0');
+  return requiresContentDigest({
+    header: (name) => {
+      const value = request.headers[name];
+      return Array.isArray(value) ? value.join(', ') : value;
+    },
+  });
 }
 
 function hook<U extends UserLike, P>(

@@ -8,9 +8,9 @@
  * @module caa-auth/hono
  */
 
-import { toErrorResponse, toFetchErrorResponse, type CaaAuth, type Session, type UserLike } from 'caa-auth';
+import { toFetchErrorResponse, type CaaAuth, type Session, type UserLike } from 'caa-auth';
 import type { Context, ErrorHandler, Hono, MiddlewareHandler } from 'hono';
-import { caaRouteTable, type CaaRoutesOptions } from './routes.js';
+import { caaRouteTable, reportServerError, type CaaRoutesOptions } from './routes.js';
 
 export { LOGIN_FAILED, SESSION_NOT_FOUND, caaRouteTable, defaultLoginMetadata } from './routes.js';
 export type { CaaRoute, CaaRouteAnswer, CaaRouteInput, CaaRoutesOptions } from './routes.js';
@@ -180,14 +180,5 @@ export function caaRoutes<U extends UserLike, P, E extends CaaEnv>(app: Hono<E>,
         return toFetchErrorResponse(err);
       }
     });
-  }
-}
-
-function reportServerError(onServerError: ((err: unknown) => void) | undefined, err: unknown): void {
-  if (onServerError === undefined || toErrorResponse(err).status < 500) return;
-  try {
-    onServerError(err);
-  } catch {
-    // A logger that throws must not change the answer.
   }
 }

@@ -7,7 +7,7 @@
  * @module integrations/routes
  */
 
-import { CAA_ACTIONS, CAA_V2_ACCEPT_SIGNATURE, CaaError, type CaaAuth, type RequestLike, type SessionMetadata, type UserLike } from 'caa-auth';
+import { CAA_ACTIONS, CAA_V2_ACCEPT_SIGNATURE, CaaError, toErrorResponse, type CaaAuth, type RequestLike, type SessionMetadata, type UserLike } from 'caa-auth';
 
 /**
  * What a route handler gets: the request (for its headers), the parsed body and the path parameters.
@@ -264,4 +264,17 @@ export function caaRouteTable<U extends UserLike, P>(auth: CaaAuth<U, P>, option
       },
     },
   ];
+}
+
+/**
+ * Hands an error answered 500 or more to the application's `onServerError`, if any; what it
+ * throws must not change the answer. Shared by the three integrations. @internal
+ */
+export function reportServerError(onServerError: ((err: unknown) => void) | undefined, err: unknown, status = toErrorResponse(err).status): void {
+  if (onServerError === undefined || status < 500) return;
+  try {
+    onServerError(err);
+  } catch {
+    // A logger that throws must not change the answer.
+  }
 }
